@@ -1,0 +1,71 @@
+# ferrocni — build, test, demo, bench. Run as root on Debian/Ubuntu.
+# Every target that needs system packages installs them (apt) when missing.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+PREFIX ?= /opt/cni
+CNI_BIN_DIR ?= $(PREFIX)/bin
+REF_CNI_DIR ?= /usr/lib/cni
+PLUGINS := bridge host-local portmap loopback firewall
+BINARIES := $(PLUGINS) cgroup-hook ferrocni
+
+.PHONY: all build release deps test unit integration conformance demo bench install lint fmt clean soak fuzz
+
+all: build
+
+# System packages the tests, demo and benchmarks need. apt only when one is missing.
+APT_PKGS := iproute2 nftables iptables containernetworking-plugins hyperfine $(EXTRA_APT_PKGS)
+deps:
+	@./scripts/ensure-packages.sh $(APT_PKGS)
+
+build:
+	$(CARGO) build --workspace --bins
+
+release:
+	$(CARGO) build --release --workspace --bins
+
+unit: build
+	$(CARGO) test --workspace --exclude integration --exclude conformance
+
+integration: deps build
+	$(CARGO) test -p integration -- --test-threads=4
+
+conformance: deps build
+	$(CARGO) run -q -p conformance -- --bin-dir $(or $(CNI_BIN_DIR_UNDER_TEST),target/debug) --ref-dir $(REF_CNI_DIR)
+
+test: deps build
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=4
+	$(MAKE) --no-print-directory conformance
+	@$(MAKE) --no-print-directory test-extra
+
+demo: deps build
+	./scripts/demo.sh
+
+bench: deps release
+	@$(MAKE) --no-print-directory bench-extra
+
+install: release
+	install -d $(DESTDIR)$(CNI_BIN_DIR)
+	for b in $(PLUGINS); do install -m 0755 target/release/$$b $(DESTDIR)$(CNI_BIN_DIR)/$$b; done
+	install -d $(DESTDIR)$(PREFIX)/../../usr/local/bin 2>/dev/null || true
+	install -m 0755 target/release/ferrocni $(DESTDIR)/usr/local/bin/ferrocni
+	install -m 0755 target/release/cgroup-hook $(DESTDIR)/usr/local/bin/cgroup-hook
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+
+# Components add their own steps to these through mk/*.mk (test-extra, bench-extra, soak, fuzz).
+.PHONY: test-extra bench-extra
+test-extra::
+	@true
+bench-extra::
+	@true
+
+-include mk/*.mk

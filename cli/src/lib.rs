@@ -1,0 +1,1 @@
+//! ferrocni (to be written).

@@ -1,0 +1,1 @@
+//! conformance (to be written).

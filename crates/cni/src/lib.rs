@@ -1,0 +1,1 @@
+//! cni (to be written).

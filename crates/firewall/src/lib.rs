@@ -1,0 +1,1 @@
+//! fwkit (to be written).

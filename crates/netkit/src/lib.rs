@@ -1,0 +1,1 @@
+//! netkit (to be written).

@@ -1,0 +1,1 @@
+//! cgroup-hook (to be written).

@@ -1,0 +1,1 @@
+//! loopback (to be written).

@@ -1,0 +1,1 @@
+//! portmap (to be written).
