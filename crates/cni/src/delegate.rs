@@ -151,7 +151,7 @@ mod tests {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let e = add("fake-ipam", &[dir.clone()], b"{}").unwrap_err();
+        let e = add("fake-ipam", std::slice::from_ref(&dir), b"{}").unwrap_err();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!((e.code, e.msg.as_str()), (11, "busy"));
     }
