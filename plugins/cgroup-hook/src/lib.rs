@@ -1,1 +1,13 @@
-//! cgroup-hook (to be written).
+//! cgroup-hook: an OCI runtime hook that applies cgroup v2 limits from
+//! `*.ferrocni.dev` annotations, plus `validate`, `report`, `freeze`/`thaw`
+//! and `hooks-config` subcommands. `main.rs` only calls [`cli::main`].
+
+pub mod annotations;
+pub mod cgfs;
+pub mod cpuset;
+pub mod error;
+pub mod iodev;
+pub mod knob;
+pub mod locate;
+pub mod policy;
+pub mod quantity;
