@@ -3,11 +3,16 @@
 //! and `hooks-config` subcommands. `main.rs` only calls [`cli::main`].
 
 pub mod annotations;
+pub mod apply;
+pub mod assess;
 pub mod cgfs;
 pub mod cpuset;
 pub mod error;
 pub mod iodev;
 pub mod knob;
 pub mod locate;
+pub mod plan;
 pub mod policy;
 pub mod quantity;
+#[cfg(test)]
+pub mod testfs;

@@ -133,7 +133,10 @@ proptest! {
         let got = parse_quantity(&format!("{n}{suffix}"));
         match u64::try_from(want) {
             Ok(w) => prop_assert_eq!(got, Ok(w)),
-            Err(_) => prop_assert!(matches!(got, Err(ValueError::Overflow { .. }))),
+            Err(_) => {
+                let overflow = matches!(got, Err(ValueError::Overflow { .. }));
+                prop_assert!(overflow);
+            }
         }
     }
 
