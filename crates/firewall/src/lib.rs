@@ -1,1 +1,37 @@
-//! fwkit (to be written).
+//! fwkit: the netfilter side of the ferrocni CNI plugins.
+//!
+//! Two backends, both driven by **one batch process per call** (per family
+//! for iptables) plus at most one read when existing state must be found:
+//!
+//! * [`Backend::Nftables`]: our own tables (`inet ferrocni` for ipMasq,
+//!   `inet ferrocni_hostport` for port mappings) built around maps whose
+//!   elements carry the container id in their comment, so ADD is O(1) and
+//!   DEL by container id needs one read.
+//! * [`Backend::Iptables`]: exactly the reference plugins' layout
+//!   (`CNI-<hash>`, `CNI-HOSTPORT-*`, `CNI-DN-<hash>`), written with one
+//!   `iptables-restore --noflush` per family.
+//!
+//! Every call runs in the caller's network namespace.
+
+mod backend;
+mod error;
+mod exec;
+mod family;
+mod ipt_masq;
+mod ipt_portmap;
+mod ipt_save;
+mod masq;
+mod names;
+mod nft_json;
+mod nft_masq;
+mod nft_portmap;
+mod portmap;
+
+pub use backend::{Backend, Flavor, detect_backend, detect_iptables_flavor, probe};
+pub use error::{Error, Result};
+pub use exec::{Batch, spawn_count};
+pub use family::Family;
+pub use masq::{masq_add, masq_check, masq_del, masq_gc};
+pub use names::{
+    dnat_comment, ipmasq_chain, nft_ident, portmap_dn_chain, reference_comment, validate_token,
+};

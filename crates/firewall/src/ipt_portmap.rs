@@ -1,0 +1,1 @@
+//! Reference iptables portmap layout — filled in step 3.

@@ -1,0 +1,1 @@
+//! nftables portmap layout — filled in step 3.

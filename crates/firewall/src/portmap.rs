@@ -1,0 +1,1 @@
+//! Port mappings (portmap plugin) — placeholder, filled in step 3.
