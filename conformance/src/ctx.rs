@@ -78,7 +78,11 @@ impl<'a> Ctx<'a> {
 
     /// A fresh container id for one case.
     pub fn new_id(&self) -> String {
-        format!("conf{}x{}", std::process::id(), IDS.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "conf{}x{}",
+            std::process::id(),
+            IDS.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// The plugin's config at `version`, with a prevResult when it is chained.

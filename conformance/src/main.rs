@@ -62,9 +62,15 @@ fn main() {
             continue;
         };
         let ours = Target::new("ferrocni", &args.bin_dir, name);
-        let reference = args.ref_dir.as_ref().map(|d| Target::new("reference", d, name));
+        let reference = args
+            .ref_dir
+            .as_ref()
+            .map(|d| Target::new("reference", d, name));
         if !ours.present() {
-            eprintln!("conformance: {name}: not built in {}, skipped", args.bin_dir.display());
+            eprintln!(
+                "conformance: {name}: not built in {}, skipped",
+                args.bin_dir.display()
+            );
             continue;
         }
         let table = cases::run_plugin(&spec, &ours, reference.as_ref().filter(|r| r.present()));

@@ -15,7 +15,10 @@ pub fn bin_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let root = here.parent().and_then(|p| p.parent()).expect("workspace root");
+    let root = here
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("workspace root");
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"));
@@ -46,13 +49,18 @@ impl CniOutput {
     /// stdout parsed as JSON; panics with both streams when it is not JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("stdout is not JSON ({e}): {:?} stderr: {}", self.stdout, self.stderr)
+            panic!(
+                "stdout is not JSON ({e}): {:?} stderr: {}",
+                self.stdout, self.stderr
+            )
         })
     }
     /// The CNI error code printed on stdout.
     pub fn error_code(&self) -> u64 {
         let v = self.json();
-        v["code"].as_u64().unwrap_or_else(|| panic!("no code in {v}"))
+        v["code"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no code in {v}"))
     }
 }
 
@@ -64,7 +72,10 @@ impl CniCall {
         } else {
             bin_dir().join(plugin)
         };
-        let cni_path = path.parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let cni_path = path
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         CniCall {
             plugin: path,
             env: vec![
