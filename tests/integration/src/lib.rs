@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod netns;
+pub mod trace;
 
 pub use call::{CniCall, CniOutput, bin_dir};
 pub use netns::{TestNetns, run_ok};
