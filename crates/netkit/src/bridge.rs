@@ -51,12 +51,19 @@ pub struct BridgePortFlags {
 
 /// Maps `EOPNOTSUPP` from a VLAN operation to [`Error::VlanUnsupported`].
 pub(crate) fn vlan_error(e: Error, op: &str) -> Error {
-    match e.errno() {
-        Some(libc::EOPNOTSUPP) => Error::VlanUnsupported {
+    match e {
+        Error::Netlink {
+            errno: libc::EOPNOTSUPP,
+            ext_ack,
+            ..
+        } => Error::VlanUnsupported {
             op: op.to_string(),
-            detail: e.to_string(),
+            detail: match ext_ack {
+                Some(m) => format!("operation not supported ({m})"),
+                None => "operation not supported".to_string(),
+            },
         },
-        _ => e,
+        e => e,
     }
 }
 

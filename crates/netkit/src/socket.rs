@@ -213,6 +213,12 @@ impl Netlink {
         }
     }
 
+    /// How many requests this socket has sent (dumps included); lets tests
+    /// prove that waits are event-driven rather than polling.
+    pub fn requests_sent(&self) -> u32 {
+        self.seq
+    }
+
     /// Drops queued multicast events.
     pub fn clear_events(&mut self) {
         self.events.clear();

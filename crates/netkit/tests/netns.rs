@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Ns, own_netns_id};
-use netkit::{Error, NetnsFile, Netlink, VethSpec, netns};
+use netkit::{Error, Netlink, NetnsFile, VethSpec, netns};
 
 #[test]
 fn opening_a_missing_path_reports_netns_not_found() {

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use integration::TestNetns;
-use netkit::{NetnsFile, Netlink};
+use netkit::{Netlink, NetnsFile};
 
 /// A fresh namespace, a handle on it and a socket inside it.
 pub struct Ns {
