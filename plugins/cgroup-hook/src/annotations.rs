@@ -138,12 +138,13 @@ fn rank(t: &Target, container: Option<&str>) -> Option<u8> {
     }
 }
 
+/// A key under our domain that does not parse, and why.
+pub type KeyError = (Applied, String);
+
 /// Selects what applies to `container`. Every key under our domain is parsed,
-/// so a typo anywhere is an error; values are not parsed here.
-pub fn select(
-    annotations: &BTreeMap<String, String>,
-    container: Option<&str>,
-) -> Result<Selection, (Applied, String)> {
+/// so a typo anywhere is reported; values are not parsed here.
+pub fn select(annotations: &BTreeMap<String, String>, container: Option<&str>) -> (Selection, Vec<KeyError>) {
+    let mut errors = Vec::new();
     let mut best: BTreeMap<Knob, (u8, Applied)> = BTreeMap::new();
     let mut classes: Vec<(u8, Applied)> = Vec::new();
     let mut sel = Selection::default();
@@ -152,7 +153,10 @@ pub fn select(
         let key = match parse_key(k) {
             Ok(Some(key)) => key,
             Ok(None) => continue,
-            Err(e) => return Err((applied, e)),
+            Err(e) => {
+                errors.push((applied, e));
+                continue;
+            }
         };
         let Some(r) = rank(&key.target, container) else { continue };
         match key.kind {
@@ -170,7 +174,7 @@ pub fn select(
     classes.dedup_by_key(|c| c.0.min(1));
     sel.classes = classes.into_iter().map(|c| c.1).collect();
     sel.knobs = best.into_iter().map(|(k, (_, a))| (k, a)).collect();
-    Ok(sel)
+    (sel, errors)
 }
 
 #[cfg(test)]

@@ -44,13 +44,13 @@ fn precedence_container_pod_bare() {
         ("cpu.max.ferrocni.dev", "50%"),
         ("other.example.com/x", "y"),
     ]);
-    let s = select(&a, Some("web")).unwrap();
+    let s = select(&a, Some("web")).0;
     assert_eq!(s.knobs[&Knob::MemoryMax].value, "1Gi");
     assert_eq!(s.knobs[&Knob::PidsMax].value, "100");
     assert_eq!(s.knobs[&Knob::CpuMax].value, "50%");
-    let s = select(&a, Some("side")).unwrap();
+    let s = select(&a, Some("side")).0;
     assert_eq!(s.knobs[&Knob::MemoryMax].value, "2Gi");
-    let s = select(&a, None).unwrap();
+    let s = select(&a, None).0;
     assert_eq!(s.knobs[&Knob::MemoryMax].value, "2Gi");
     assert_eq!(s.knobs.len(), 3);
 }
@@ -63,20 +63,22 @@ fn classes_and_mode() {
         ("class.ferrocni.dev", "core"),
         ("mode.ferrocni.dev", "dry-run"),
     ]);
-    let s = select(&a, Some("web")).unwrap();
+    let s = select(&a, Some("web")).0;
     let names: Vec<&str> = s.classes.iter().map(|c| c.value.as_str()).collect();
     assert_eq!(names, ["debug", "non-core"]);
     assert_eq!(s.mode.unwrap().value, "dry-run");
-    let s = select(&a, Some("db")).unwrap();
+    let s = select(&a, Some("db")).0;
     let names: Vec<&str> = s.classes.iter().map(|c| c.value.as_str()).collect();
     assert_eq!(names, ["non-core"]);
-    assert!(select(&map(&[]), Some("x")).unwrap().is_empty());
+    assert!(select(&map(&[]), Some("x")).0.is_empty());
 }
 
 #[test]
 fn a_typo_for_another_container_still_fails() {
     let a = map(&[("memory.mx.ferrocni.dev/db", "1Gi")]);
-    let (applied, e) = select(&a, Some("web")).unwrap_err();
+    let (sel, errors) = select(&a, Some("web"));
+    assert!(sel.is_empty());
+    let (applied, e) = &errors[0];
     assert_eq!(applied.key, "memory.mx.ferrocni.dev/db");
     assert!(e.contains("did you mean memory.max"), "{e}");
 }

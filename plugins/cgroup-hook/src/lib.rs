@@ -3,16 +3,22 @@
 //! and `hooks-config` subcommands. `main.rs` only calls [`cli::main`].
 
 pub mod annotations;
+pub mod args;
 pub mod apply;
 pub mod assess;
+pub mod cli;
 pub mod cgfs;
 pub mod cpuset;
 pub mod error;
+pub mod hook;
 pub mod iodev;
 pub mod knob;
 pub mod locate;
 pub mod plan;
 pub mod policy;
 pub mod quantity;
+pub mod report;
+pub mod requests;
+pub mod state;
 #[cfg(test)]
 pub mod testfs;

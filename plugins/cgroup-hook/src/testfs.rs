@@ -41,6 +41,7 @@ impl FakeCgroup {
             ("pids.max", "max"),
             ("cpuset.cpus", ""),
             ("cpuset.mems", ""),
+            ("cgroup.freeze", "0"),
         ] {
             files.insert(k.to_string(), format!("{v}\n"));
         }
