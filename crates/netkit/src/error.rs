@@ -50,6 +50,9 @@ pub enum Error {
     /// Addresses were still tentative when the wait ended.
     #[error("timed out after {waited:?} waiting for IPv6 DAD on ifindex {index}")]
     DadTimeout { index: u32, waited: Duration },
+    /// A bounded wait for a kernel state (other than DAD) ran out.
+    #[error("timed out after {waited:?} waiting for {what}")]
+    Timeout { what: String, waited: Duration },
     /// A caller-supplied value cannot be used.
     #[error("invalid argument: {0}")]
     Invalid(String),

@@ -33,6 +33,7 @@
 //!   `list_addresses`, `wait_dad` (event-driven, bounded).
 //! - routes ([`Route`]): `add_route`, `append_route` (ECMP), `del_route`,
 //!   `list_routes`.
+//! - waits ([`events`]): `wait_oper_up`, `wait_link` (event-driven, bounded).
 //! - [`sysctl`]: `read/write` here, `read_in/write_in/write_many_in` in a netns.
 //! - [`util`]: [`MacAddr`], [`random_hex`].
 //!
@@ -64,6 +65,7 @@
 pub mod addr;
 pub mod bridge;
 pub mod error;
+pub mod events;
 pub mod link;
 pub mod netns;
 pub mod route;

@@ -262,3 +262,29 @@ fn link_attributes_can_be_changed_and_read_back() {
         "{names:?}"
     );
 }
+
+#[test]
+fn host_veth_oper_up_wait_ends_when_the_container_side_comes_up() {
+    let mut host = Ns::new("oper");
+    let mut pod = Ns::new("operp");
+    let pair = host
+        .nl
+        .create_veth(&VethSpec::new("eth0", &pod.file))
+        .unwrap();
+    let short = std::time::Duration::from_millis(200);
+    let err = host.nl.wait_oper_up(pair.host.index, short).unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "peer down: {err:?}");
+    let peer = pair.peer_index;
+    let waiter = std::thread::spawn(move || {
+        let sent = host.nl.requests_sent();
+        let r = host
+            .nl
+            .wait_oper_up(pair.host.index, std::time::Duration::from_secs(10));
+        (r, host.nl.requests_sent() - sent, host)
+    });
+    pod.nl.set_up(peer).unwrap();
+    let (r, gets, _host) = waiter.join().unwrap();
+    let link = r.unwrap();
+    assert_eq!(link.oper_state, netkit::OperState::Up);
+    assert!(gets <= 6, "{gets} reads: should be event-driven");
+}
