@@ -95,7 +95,8 @@ fn handle(rep: &Reporter, policy: &Policy, lines: &[String]) -> Result<bool> {
     }
     if policy.on_error == OnError::Reject {
         let extra = if lines.len() > 1 { format!(" (and {} more)", lines.len() - 1) } else { String::new() };
-        return Err(Error::Rejected(format!("{}: {}{extra}", rep.ctx, lines[0])));
+        let ctx = if rep.ctx.is_empty() { String::new() } else { format!("{}: ", rep.ctx) };
+        return Err(Error::Rejected(format!("{ctx}{}{extra}", lines[0])));
     }
     lines.iter().for_each(|l| rep.warn(l));
     Ok(false)
