@@ -202,6 +202,38 @@ fn appended_ipv6_routes_form_an_ecmp_route() {
     );
 }
 
+/// TCP across veth + bridge (a listener in the node, a connect from the
+/// pod), and `ping` too when it is installed.
+fn assert_pod_reaches_node(node: &Ns, pod: &Ns) {
+    let listener = netkit::run_in(&node.file, || std::net::TcpListener::bind("10.88.0.1:0"))
+        .unwrap()
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let timeout = std::time::Duration::from_secs(3);
+    let target = std::net::SocketAddr::new(ip("10.88.0.1"), port);
+    let conn = netkit::run_in(&pod.file, || {
+        std::net::TcpStream::connect_timeout(&target, timeout)
+    })
+    .unwrap();
+    let peer = conn
+        .expect("connect from pod to node")
+        .local_addr()
+        .unwrap();
+    assert_eq!(listener.accept().unwrap().1.ip(), ip("10.88.0.2"), "{peer}");
+    if std::process::Command::new("ping")
+        .arg("-V")
+        .output()
+        .is_ok()
+    {
+        let out = pod.netns.exec(&["ping", "-c1", "-W1", "10.88.0.1"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
 /// The bridge ADD sequence from the CNI notes, end to end, then a ping.
 #[test]
 fn bridge_add_sequence_gives_a_pod_that_pings_its_gateway() {
@@ -233,34 +265,7 @@ fn bridge_add_sequence_gives_a_pod_that_pings_its_gateway() {
     node.nl
         .ensure_address(br.index, net("10.88.0.1/16"), AddrOpts::default())
         .unwrap();
-    // TCP across veth + bridge: a listener in the node, a connect from the pod.
-    let listener = netkit::run_in(&node.file, || std::net::TcpListener::bind("10.88.0.1:0"))
-        .unwrap()
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let timeout = std::time::Duration::from_secs(3);
-    let target = std::net::SocketAddr::new(ip("10.88.0.1"), port);
-    let conn = netkit::run_in(&pod.file, || {
-        std::net::TcpStream::connect_timeout(&target, timeout)
-    })
-    .unwrap();
-    let peer = conn
-        .expect("connect from pod to node")
-        .local_addr()
-        .unwrap();
-    assert_eq!(listener.accept().unwrap().1.ip(), ip("10.88.0.2"), "{peer}");
-    if std::process::Command::new("ping")
-        .arg("-V")
-        .output()
-        .is_ok()
-    {
-        let out = pod.netns.exec(&["ping", "-c1", "-W1", "10.88.0.1"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
+    assert_pod_reaches_node(&node, &pod);
     assert_eq!(
         sysctl::read_in(&pod.file, "net/ipv4/conf/eth0/arp_notify").unwrap(),
         "1"
