@@ -258,3 +258,7 @@ pub fn install_panic_hook() {
 pub fn cni_path(req: &Request) -> &[PathBuf] {
     &req.env.path
 }
+
+#[cfg(test)]
+#[path = "skel_tests.rs"]
+mod tests;
