@@ -271,3 +271,19 @@ fn bridge_add_sequence_gives_a_pod_that_pings_its_gateway() {
         "1"
     );
 }
+
+#[test]
+fn blackhole_routes_keep_their_type_and_need_no_device() {
+    let mut n = Ns::new("rbh");
+    let mut r = Route::new(net("203.0.113.0/24"));
+    r.kind = netkit::RouteKind::Blackhole;
+    n.nl.add_route(&r).unwrap();
+    assert!(
+        n.ip(&["-4", "route", "show"])
+            .contains("blackhole 203.0.113.0/24")
+    );
+    let got = n.nl.list_routes(Some(IpFamily::V4), Some(254)).unwrap();
+    let bh = got.iter().find(|x| x.dst == r.dst).expect("listed");
+    assert_eq!((bh.kind, bh.oif), (netkit::RouteKind::Blackhole, None));
+    assert!(n.nl.del_route(&r).unwrap());
+}
