@@ -35,3 +35,6 @@ pub use masq::{masq_add, masq_check, masq_del, masq_gc};
 pub use names::{
     dnat_comment, ipmasq_chain, nft_ident, portmap_dn_chain, reference_comment, validate_token,
 };
+pub use portmap::{
+    PortMapping, PortmapOpts, Protocol, portmap_add, portmap_check, portmap_del, portmap_gc,
+};

@@ -33,7 +33,6 @@ pub fn portmap_dn_chain(net: &str, cid: &str) -> String {
 }
 
 /// Legacy portmap SNAT chain (`CNI-SN-…`), only ever deleted.
-#[allow(dead_code)]
 pub(crate) fn portmap_sn_chain(net: &str, cid: &str) -> String {
     hashed_chain("CNI-SN-", net, cid)
 }
