@@ -274,16 +274,16 @@ fn host_veth_oper_up_wait_ends_when_the_container_side_comes_up() {
     let short = std::time::Duration::from_millis(200);
     let err = host.nl.wait_oper_up(pair.host.index, short).unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "peer down: {err:?}");
-    let peer = pair.peer_index;
+    // The waiter gets its own socket, so the namespaces stay owned (and
+    // cleaned up) by this thread even if an assertion fails.
+    let mut waiter_nl = Netlink::open_in(&host.file).unwrap();
+    let host_index = pair.host.index;
     let waiter = std::thread::spawn(move || {
-        let sent = host.nl.requests_sent();
-        let r = host
-            .nl
-            .wait_oper_up(pair.host.index, std::time::Duration::from_secs(10));
-        (r, host.nl.requests_sent() - sent, host)
+        let r = waiter_nl.wait_oper_up(host_index, std::time::Duration::from_secs(10));
+        (r, waiter_nl.requests_sent())
     });
-    pod.nl.set_up(peer).unwrap();
-    let (r, gets, _host) = waiter.join().unwrap();
+    pod.nl.set_up(pair.peer_index).unwrap();
+    let (r, gets) = waiter.join().unwrap();
     let link = r.unwrap();
     assert_eq!(link.oper_state, netkit::OperState::Up);
     assert!(gets <= 6, "{gets} reads: should be event-driven");
