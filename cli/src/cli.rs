@@ -64,9 +64,9 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             for json in e.plugin_json() {
-                println!("{json}");
+                crate::out!("{json}");
             }
-            eprintln!("ferrocni: {e}");
+            crate::note!("ferrocni: {e}");
             e.exit_code()
         }
     }
@@ -76,11 +76,11 @@ pub fn main() -> i32 {
 pub fn run(inv: Invocation, env: Getenv) -> Result<(), CliError> {
     match inv {
         Invocation::Help => {
-            print!("{HELP}");
+            crate::out!("{}", HELP.trim_end());
             Ok(())
         }
         Invocation::Version => {
-            println!("ferrocni {}", env!("CARGO_PKG_VERSION"));
+            crate::out!("ferrocni {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         Invocation::Netns(cmd) => run_netns(cmd),
@@ -99,7 +99,7 @@ fn run_netns(cmd: NetnsCmd) -> Result<(), CliError> {
         NetnsCmd::Del(name) => netns::del(&name),
         NetnsCmd::List => {
             for n in netns::list()? {
-                println!("{n}");
+                crate::out!("{n}");
             }
             Ok(())
         }
@@ -159,7 +159,7 @@ fn run_net(
         Verb::Add => {
             let result = ops::add(&ctx, &list, &rt)?;
             let text = serde_json::to_string_pretty(&result).unwrap_or_else(|_| result.to_string());
-            println!("{text}");
+            crate::out!("{text}");
             Ok(())
         }
         Verb::Check => ops::check(&ctx, &list, &rt, given),

@@ -13,3 +13,22 @@ pub mod ops;
 pub mod runtime;
 
 pub use error::CliError;
+
+/// Writes a line to stdout; a closed stdout (`ferrocni add ... | head`) is
+/// not worth a panic, so write errors are ignored (cnitool ignores them too).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Writes a diagnostic line to stderr, ignoring write errors.
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}

@@ -115,7 +115,7 @@ pub fn del(ctx: &Ctx, list: &NetList, rt: &RuntimeConf, given: Given) -> Result<
     let prev = if list.version >= Version::V0_4_0 {
         // Like libcni: an unusable entry is dropped and DEL goes on without it.
         cached(ctx, list, &mut rt, given).unwrap_or_else(|e| {
-            eprintln!("ferrocni: ignoring unusable cache entry: {e}");
+            crate::note!("ferrocni: ignoring unusable cache entry: {e}");
             None
         })
     } else {
@@ -137,7 +137,7 @@ pub fn check(ctx: &Ctx, list: &NetList, rt: &RuntimeConf, given: Given) -> Resul
         )));
     }
     if list.disable_check {
-        eprintln!(
+        crate::note!(
             "ferrocni: network {:?} sets disableCheck: nothing checked",
             list.name
         );
@@ -175,7 +175,7 @@ pub fn parse_attachments(valid: &[String]) -> Result<Vec<Attachment>, CliError> 
 /// every step is tried. `disableGC` skips everything.
 pub fn gc(ctx: &Ctx, list: &NetList, valid: &[Attachment]) -> Result<(), CliError> {
     if list.disable_gc {
-        eprintln!(
+        crate::note!(
             "ferrocni: network {:?} sets disableGC: nothing collected",
             list.name
         );
@@ -197,9 +197,10 @@ pub fn gc(ctx: &Ctx, list: &NetList, valid: &[Attachment]) -> Result<(), CliErro
             args: entry.cni_args,
             cap_args: entry.capability_args,
         };
-        eprintln!(
+        crate::note!(
             "ferrocni: gc: deleting stale attachment {}/{}",
-            rt.container_id, rt.ifname
+            rt.container_id,
+            rt.ifname
         );
         if let Err(e) = del(
             ctx,
@@ -216,9 +217,10 @@ pub fn gc(ctx: &Ctx, list: &NetList, valid: &[Attachment]) -> Result<(), CliErro
     if list.version.supports_status_gc() {
         errs.extend(send_gc(ctx, list, valid));
     } else {
-        eprintln!(
+        crate::note!(
             "ferrocni: network {:?} is at cniVersion {}: GC verb needs 1.1.0, not sent",
-            list.name, list.version
+            list.name,
+            list.version
         );
     }
     match errs.len() {
@@ -253,9 +255,10 @@ fn send_gc(ctx: &Ctx, list: &NetList, valid: &[Attachment]) -> Vec<CliError> {
 /// later; older lists have no STATUS and report nothing, like libcni).
 pub fn status(ctx: &Ctx, list: &NetList) -> Result<(), CliError> {
     if !list.version.supports_status_gc() {
-        eprintln!(
+        crate::note!(
             "ferrocni: network {:?} is at cniVersion {}: STATUS needs 1.1.0, not sent",
-            list.name, list.version
+            list.name,
+            list.version
         );
         return Ok(());
     }
