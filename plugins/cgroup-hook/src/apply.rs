@@ -59,7 +59,9 @@ pub fn apply(fs: &dyn CgroupFiles, writes: &[Write]) -> Result<Applied, String> 
             let msg = format!("verify: {file} reads {:?} after writing {:?}", now.trim(), w.change.lines.join("; "));
             return Err(fail(fs, &done, msg));
         }
-        applied.push(format!("{file}: {} -> {}", w.old.trim().replace('\n', "; "), w.value.describe()));
+        let old = w.old.trim().replace('\n', "; ");
+        let old = if old.is_empty() { "(none)".to_string() } else { old };
+        applied.push(format!("{file}: {old} -> {}", w.value.describe()));
     }
     Ok(applied)
 }
