@@ -181,8 +181,36 @@ pub fn gc(ctx: &Ctx, list: &NetList, valid: &[Attachment]) -> Result<(), CliErro
         );
         return Ok(());
     }
+    let mut errs = del_stale(ctx, list, valid);
+    if list.version.supports_status_gc() {
+        errs.extend(send_gc(ctx, list, valid));
+    } else {
+        crate::note!(
+            "ferrocni: network {:?} is at cniVersion {}: GC verb needs 1.1.0, not sent",
+            list.name,
+            list.version
+        );
+    }
+    match errs.len() {
+        0 => Ok(()),
+        1 => Err(errs.remove(0)),
+        _ => Err(CliError::Multiple(errs)),
+    }
+}
+
+/// The DELs of GC: every cached attachment of the network not in `valid`,
+/// with the netns, args and capability args recorded at its ADD.
+fn del_stale(ctx: &Ctx, list: &NetList, valid: &[Attachment]) -> Vec<CliError> {
+    let entries = match cache::list(&ctx.cache_dir, &list.name) {
+        Ok(e) => e,
+        Err(e) => return vec![e],
+    };
+    let all_given = Given {
+        args: true,
+        cap_args: true,
+    };
     let mut errs = Vec::new();
-    for entry in cache::list(&ctx.cache_dir, &list.name)? {
+    for entry in entries {
         let key = Attachment {
             container_id: entry.container_id.clone(),
             ifname: entry.if_name.clone(),
@@ -202,32 +230,11 @@ pub fn gc(ctx: &Ctx, list: &NetList, valid: &[Attachment]) -> Result<(), CliErro
             rt.container_id,
             rt.ifname
         );
-        if let Err(e) = del(
-            ctx,
-            list,
-            &rt,
-            Given {
-                args: true,
-                cap_args: true,
-            },
-        ) {
+        if let Err(e) = del(ctx, list, &rt, all_given) {
             errs.push(e);
         }
     }
-    if list.version.supports_status_gc() {
-        errs.extend(send_gc(ctx, list, valid));
-    } else {
-        crate::note!(
-            "ferrocni: network {:?} is at cniVersion {}: GC verb needs 1.1.0, not sent",
-            list.name,
-            list.version
-        );
-    }
-    match errs.len() {
-        0 => Ok(()),
-        1 => Err(errs.remove(0)),
-        _ => Err(CliError::Multiple(errs)),
-    }
+    errs
 }
 
 fn send_gc(ctx: &Ctx, list: &NetList, valid: &[Attachment]) -> Vec<CliError> {

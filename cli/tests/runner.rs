@@ -46,7 +46,11 @@ fn add_chains_prev_result_and_filters_capabilities() {
     let out = lab
         .run(
             &["add", "rec", NS],
-            &[("CAP_ARGS", CAPS), ("CNI_ARGS", "K8S_POD_NAME=p")],
+            &[
+                ("CAP_ARGS", CAPS),
+                ("CNI_ARGS", "K8S_POD_NAME=p"),
+                ("FERROCNI_PASSTHROUGH", "kept"),
+            ],
         )
         .ok();
     let calls = lab.calls();
@@ -57,6 +61,8 @@ fn add_chains_prev_result_and_filters_capabilities() {
         ("a", "ADD", "b")
     );
     assert_eq!(a.container_id, cid());
+    // The caller's environment passes through, like libcni's invoke.
+    assert_eq!(a.passthrough, "kept");
     assert_eq!(
         (a.netns.as_str(), a.ifname.as_str(), a.args.as_str()),
         (NS, "eth0", "K8S_POD_NAME=p")

@@ -68,6 +68,8 @@ pub struct Logged {
     pub netns: String,
     pub ifname: String,
     pub args: String,
+    /// `$FERROCNI_PASSTHROUGH` as the plugin saw it (env passthrough).
+    pub passthrough: String,
     pub stdin: Value,
 }
 
@@ -75,7 +77,7 @@ const RECORDER: &str = r#"#!/bin/sh
 d=$(dirname "$0"); n=$(basename "$0")
 i=$(cat "$d/calls.log" 2>/dev/null | wc -l)
 cat > "$d/$i.stdin"
-printf '%s|%s|%s|%s|%s|%s\n' "$n" "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$CNI_ARGS" >> "$d/calls.log"
+printf '%s|%s|%s|%s|%s|%s|%s\n' "$n" "$CNI_COMMAND" "$CNI_CONTAINERID" "$CNI_NETNS" "$CNI_IFNAME" "$CNI_ARGS" "$FERROCNI_PASSTHROUGH" >> "$d/calls.log"
 if [ -f "$d/$n.fail.$CNI_COMMAND" ]; then cat "$d/$n.fail.$CNI_COMMAND"; exit 1; fi
 if [ "$CNI_COMMAND" = ADD ]; then cat "$d/$n.result"; fi
 exit 0
@@ -143,6 +145,7 @@ impl Lab {
                     netns: f[3].into(),
                     ifname: f[4].into(),
                     args: f[5].into(),
+                    passthrough: f[6].into(),
                     stdin: serde_json::from_slice(&raw).unwrap_or(Value::Null),
                 }
             })
