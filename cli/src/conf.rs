@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use cni::Version;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::error::CliError;
 use crate::runtime::RuntimeConf;
@@ -43,16 +43,13 @@ impl NetList {
         };
         let mut bytes = bytes.to_vec();
         if !obj.contains_key("plugins") {
-            let upconverted = json!({
-                "cniVersion": obj.get("cniVersion").cloned().unwrap_or(Value::Null),
-                "name": obj.get("name").cloned().unwrap_or(Value::Null),
-                "plugins": [Value::Object(obj)],
-            });
-            bytes = serde_json::to_vec(&upconverted).map_err(|e| err(e.to_string()))?;
-            obj = match upconverted {
-                Value::Object(o) => o,
-                _ => unreachable!("json! object"),
-            };
+            let mut list = Map::new();
+            for key in ["cniVersion", "name"] {
+                list.insert(key.into(), obj.get(key).cloned().unwrap_or(Value::Null));
+            }
+            list.insert("plugins".into(), Value::Array(vec![Value::Object(obj)]));
+            bytes = serde_json::to_vec(&list).map_err(|e| err(e.to_string()))?;
+            obj = list;
         }
         let list = from_object(&obj).map_err(err)?;
         Ok(NetList {
@@ -192,8 +189,17 @@ pub fn choose_version(obj: &Map<String, Value>) -> Result<Version, String> {
     }
     match single {
         Some(s) => Version::parse(s).map_err(|e| e.msg),
+        None if !candidates.is_empty() => Err(format!(
+            "none of cniVersions {candidates:?} is supported (ferrocni supports {})",
+            supported_list()
+        )),
         None => Err(cni::version::missing_version().msg),
     }
+}
+
+fn supported_list() -> String {
+    let all: Vec<&str> = cni::version::SUPPORTED.iter().map(|v| v.as_str()).collect();
+    all.join(", ")
 }
 
 /// libcni's `readBool`: a JSON bool, or the strings "true"/"false" (any case).
@@ -232,6 +238,7 @@ fn files(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn list(v: Value) -> Result<NetList, CliError> {
         NetList::parse(v.to_string().as_bytes(), Path::new("/t.conflist"))
@@ -254,6 +261,9 @@ mod tests {
             list(json!({"name":"n","cniVersion":"0.2.0","plugins":[{"type":"x"}]})).unwrap_err();
         assert!(e.to_string().contains("0.2.0"), "{e}");
         assert!(list(json!({"name":"n","plugins":[{"type":"x"}]})).is_err());
+        let e = list(json!({"name":"n","cniVersions":["0.2.0","3.0.0"],"plugins":[{"type":"x"}]}))
+            .unwrap_err();
+        assert!(e.to_string().contains("3.0.0"), "{e}");
     }
 
     #[test]
