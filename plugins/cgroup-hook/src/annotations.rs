@@ -51,7 +51,10 @@ pub fn parse_key(key: &str) -> Result<Option<Key>, String> {
         Some((p, n)) => (p, Some(n)),
         None => (key, None),
     };
-    let stem = prefix.strip_suffix(DOMAIN).unwrap_or_default().trim_end_matches('.');
+    let stem = prefix
+        .strip_suffix(DOMAIN)
+        .unwrap_or_default()
+        .trim_end_matches('.');
     let kind = match stem {
         "class" => Kind::Class,
         "mode" => Kind::Mode,
@@ -62,7 +65,9 @@ pub fn parse_key(key: &str) -> Result<Option<Key>, String> {
         Some("POD") => Target::Pod,
         Some(n) if is_dns_label(n) => Target::Container(n.into()),
         Some(n) => {
-            return Err(format!("{n:?} is not a container name (a DNS label) or POD"));
+            return Err(format!(
+                "{n:?} is not a container name (a DNS label) or POD"
+            ));
         }
     };
     if kind == Kind::Mode && target != Target::Bare {
@@ -74,7 +79,8 @@ pub fn parse_key(key: &str) -> Result<Option<Key>, String> {
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -143,13 +149,19 @@ pub type KeyError = (Applied, String);
 
 /// Selects what applies to `container`. Every key under our domain is parsed,
 /// so a typo anywhere is reported; values are not parsed here.
-pub fn select(annotations: &BTreeMap<String, String>, container: Option<&str>) -> (Selection, Vec<KeyError>) {
+pub fn select(
+    annotations: &BTreeMap<String, String>,
+    container: Option<&str>,
+) -> (Selection, Vec<KeyError>) {
     let mut errors = Vec::new();
     let mut best: BTreeMap<Knob, (u8, Applied)> = BTreeMap::new();
     let mut classes: Vec<(u8, Applied)> = Vec::new();
     let mut sel = Selection::default();
     for (k, v) in annotations {
-        let applied = Applied { key: k.clone(), value: v.clone() };
+        let applied = Applied {
+            key: k.clone(),
+            value: v.clone(),
+        };
         let key = match parse_key(k) {
             Ok(Some(key)) => key,
             Ok(None) => continue,
@@ -158,7 +170,9 @@ pub fn select(annotations: &BTreeMap<String, String>, container: Option<&str>) -
                 continue;
             }
         };
-        let Some(r) = rank(&key.target, container) else { continue };
+        let Some(r) = rank(&key.target, container) else {
+            continue;
+        };
         match key.kind {
             Kind::Mode => sel.mode = Some(applied),
             Kind::Class => classes.push((r, applied)),

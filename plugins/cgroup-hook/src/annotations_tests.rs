@@ -3,14 +3,23 @@
 use super::*;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
 fn key_forms() {
     let k = |s: &str| parse_key(s).unwrap().unwrap();
-    assert_eq!(k("memory.max.ferrocni.dev/web").kind, Kind::Knob(Knob::MemoryMax));
-    assert_eq!(k("memory.max.ferrocni.dev/web").target, Target::Container("web".into()));
+    assert_eq!(
+        k("memory.max.ferrocni.dev/web").kind,
+        Kind::Knob(Knob::MemoryMax)
+    );
+    assert_eq!(
+        k("memory.max.ferrocni.dev/web").target,
+        Target::Container("web".into())
+    );
     assert_eq!(k("io.max.ferrocni.dev/POD").target, Target::Pod);
     assert_eq!(k("pids.max.ferrocni.dev").target, Target::Bare);
     assert_eq!(k("class.ferrocni.dev/POD").kind, Kind::Class);
@@ -23,8 +32,14 @@ fn key_forms() {
 #[test]
 fn bad_keys() {
     let e = |s: &str| parse_key(s).unwrap_err();
-    assert_eq!(e("memroy.max.ferrocni.dev/web"), "unknown knob memroy.max; did you mean memory.max?");
-    assert_eq!(e("cpu.wieght.ferrocni.dev"), "unknown knob cpu.wieght; did you mean cpu.weight?");
+    assert_eq!(
+        e("memroy.max.ferrocni.dev/web"),
+        "unknown knob memroy.max; did you mean memory.max?"
+    );
+    assert_eq!(
+        e("cpu.wieght.ferrocni.dev"),
+        "unknown knob cpu.wieght; did you mean cpu.weight?"
+    );
     assert!(e("ferrocni.dev/web").contains("unknown key"));
     assert!(e("memory.max.ferrocni.dev/Web").contains("not a container name"));
     assert!(e("memory.max.ferrocni.dev/a.b").contains("not a container name"));

@@ -56,11 +56,19 @@ pub fn apply(fs: &dyn CgroupFiles, writes: &[Write]) -> Result<Applied, String> 
         };
         let ok = assess(w.knob, &w.value, &now, None).is_ok_and(|a| a.lines.is_empty());
         if !ok {
-            let msg = format!("verify: {file} reads {:?} after writing {:?}", now.trim(), w.change.lines.join("; "));
+            let msg = format!(
+                "verify: {file} reads {:?} after writing {:?}",
+                now.trim(),
+                w.change.lines.join("; ")
+            );
             return Err(fail(fs, &done, msg));
         }
         let old = w.old.trim().replace('\n', "; ");
-        let old = if old.is_empty() { "(none)".to_string() } else { old };
+        let old = if old.is_empty() {
+            "(none)".to_string()
+        } else {
+            old
+        };
         applied.push(format!("{file}: {old} -> {}", w.value.describe()));
     }
     Ok(applied)

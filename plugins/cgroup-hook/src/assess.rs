@@ -38,16 +38,29 @@ fn unparsable(knob: Knob, cur: &str) -> String {
 
 /// Compares `want` with `cur` (the file's content). `effective` is the
 /// cgroup's `cpuset.*.effective`, used when a cpuset file is empty.
-pub fn assess(knob: Knob, want: &Value, cur: &str, effective: Option<&CpuSet>) -> Result<Assessment, String> {
+pub fn assess(
+    knob: Knob,
+    want: &Value,
+    cur: &str,
+    effective: Option<&CpuSet>,
+) -> Result<Assessment, String> {
     let single = |looser: bool, differs: bool, line: String| Assessment {
         looser: looser.then(|| format!("looser than the current {} {}", knob.file(), cur.trim())),
         lines: if differs { vec![line] } else { vec![] },
-        undo: vec![if cur.trim().is_empty() { "\n".into() } else { cur.trim().into() }],
+        undo: vec![if cur.trim().is_empty() {
+            "\n".into()
+        } else {
+            cur.trim().into()
+        }],
     };
     Ok(match want {
         Value::Bytes(l) | Value::Count(l) => {
             let c = Limit::from_kernel(cur).ok_or_else(|| unparsable(knob, cur))?;
-            let w = if matches!(want, Value::Bytes(_)) { round_page(*l) } else { *l };
+            let w = if matches!(want, Value::Bytes(_)) {
+                round_page(*l)
+            } else {
+                *l
+            };
             single(w > c, w != c, w.kernel())
         }
         Value::Bool(b) => {
@@ -56,7 +69,11 @@ pub fn assess(knob: Knob, want: &Value, cur: &str, effective: Option<&CpuSet>) -
                 "0" => false,
                 _ => return Err(unparsable(knob, cur)),
             };
-            single(knob == Knob::CpuIdle && c && !b, c != *b, u8::from(*b).to_string())
+            single(
+                knob == Knob::CpuIdle && c && !b,
+                c != *b,
+                u8::from(*b).to_string(),
+            )
         }
         Value::Cpu(w) => {
             let c = CpuMax::from_kernel(cur).ok_or_else(|| unparsable(knob, cur))?;
@@ -68,7 +85,11 @@ pub fn assess(knob: Knob, want: &Value, cur: &str, effective: Option<&CpuSet>) -
         }
         Value::CpuSet(w) => {
             let c = CpuSet::parse(cur).map_err(|_| unparsable(knob, cur))?;
-            let bound = if c.is_empty() { effective.cloned().unwrap_or_default() } else { c.clone() };
+            let bound = if c.is_empty() {
+                effective.cloned().unwrap_or_default()
+            } else {
+                c.clone()
+            };
             let looser = !bound.is_empty() && !w.is_subset(&bound);
             single(looser, *w != c, w.to_string())
         }
@@ -85,13 +106,21 @@ fn assess_io_max(m: &iodev::IoMax, cur: &str) -> Assessment {
         for (i, w) in e.limits.iter().enumerate() {
             let Some(w) = w else { continue };
             if *w > c[i] && a.looser.is_none() {
-                a.looser = Some(format!("looser than the current io.max {} {}={}", e.dev, IO_KEYS[i], c[i].kernel()));
+                a.looser = Some(format!(
+                    "looser than the current io.max {} {}={}",
+                    e.dev,
+                    IO_KEYS[i],
+                    c[i].kernel()
+                ));
             }
             differs |= *w != c[i];
         }
         if differs {
             a.lines.push(iodev::io_max_line(e));
-            let old = iodev::IoMaxEntry { dev: e.dev.clone(), limits: c.map(Some) };
+            let old = iodev::IoMaxEntry {
+                dev: e.dev.clone(),
+                limits: c.map(Some),
+            };
             a.undo.push(iodev::io_max_line(&old));
         }
     }
@@ -104,11 +133,17 @@ fn assess_io_weight(w: &iodev::IoWeight, cur: &str) -> Assessment {
         let c = iodev::io_weight_current(cur, dev);
         if c.is_some_and(|c| want > c) && a.looser.is_none() {
             let name = dev.map_or("default".to_string(), |d| d.to_string());
-            a.looser = Some(format!("looser than the current io.weight {name} {}", c.unwrap_or(0)));
+            a.looser = Some(format!(
+                "looser than the current io.weight {name} {}",
+                c.unwrap_or(0)
+            ));
         }
         if c != Some(want) {
             a.lines.push(line);
-            let has_override = dev.is_some_and(|d| cur.lines().any(|l| l.split_whitespace().next() == Some(&d.to_string())));
+            let has_override = dev.is_some_and(|d| {
+                cur.lines()
+                    .any(|l| l.split_whitespace().next() == Some(&d.to_string()))
+            });
             a.undo.push(match (dev, c) {
                 (Some(d), Some(c)) if has_override => format!("{d} {c}"),
                 (Some(d), _) => format!("{d} default"),

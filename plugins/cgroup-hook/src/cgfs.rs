@@ -98,12 +98,19 @@ impl CgroupDir {
             parent = Some(std::mem::replace(&mut cur, next));
         }
         let parent = parent.ok_or_else(|| invalid("no parent"))?;
-        Ok(CgroupDir { path: root.join(rel), dir: cur, parent })
+        Ok(CgroupDir {
+            path: root.join(rel),
+            dir: cur,
+            parent,
+        })
     }
 
     fn file(&self, dir: &OwnedFd, name: &str, flags: i32) -> io::Result<File> {
         if name.contains('/') || name.starts_with('.') {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad cgroup file name"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad cgroup file name",
+            ));
         }
         Ok(File::from(openat(Some(dir), Path::new(name), flags)?))
     }
@@ -153,7 +160,10 @@ mod tests {
         let d = CgroupDir::open(t.path(), Path::new("/a/b"), false).unwrap();
         assert_eq!(d.read("memory.max").unwrap(), "max\n");
         d.write("memory.max", "1024").unwrap();
-        assert_eq!(fs::read_to_string(t.path().join("a/b/memory.max")).unwrap(), "1024");
+        assert_eq!(
+            fs::read_to_string(t.path().join("a/b/memory.max")).unwrap(),
+            "1024"
+        );
         assert_eq!(d.read_parent("cgroup.subtree_control").unwrap(), "memory");
         assert!(d.read("../cgroup.subtree_control").is_err());
         assert!(d.write(".hidden", "x").is_err());

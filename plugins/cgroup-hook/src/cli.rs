@@ -57,7 +57,10 @@ pub fn main(argv: &[String]) -> i32 {
 fn one_target(a: &Args) -> Result<&str> {
     match a.positional.as_slice() {
         [t] => Ok(t),
-        _ => Err(Error::Usage(format!("{} takes one target: a cgroup path, pid or container id", a.command))),
+        _ => Err(Error::Usage(format!(
+            "{} takes one target: a cgroup path, pid or container id",
+            a.command
+        ))),
     }
 }
 
@@ -73,10 +76,16 @@ fn run(argv: &[String]) -> Result<i32> {
         "hook" => {
             a.only(&["--dry-run", "--stage"])?;
             if !a.positional.is_empty() {
-                return Err(Error::Usage(format!("unexpected argument {:?}", a.positional[0])));
+                return Err(Error::Usage(format!(
+                    "unexpected argument {:?}",
+                    a.positional[0]
+                )));
             }
             let mut input = String::new();
-            std::io::stdin().take(1 << 20).read_to_string(&mut input).map_err(|e| Error::State(e.to_string()))?;
+            std::io::stdin()
+                .take(1 << 20)
+                .read_to_string(&mut input)
+                .map_err(|e| Error::State(e.to_string()))?;
             hook::run(&o, &input)?;
         }
         "validate" => {
@@ -88,7 +97,10 @@ fn run(argv: &[String]) -> Result<i32> {
             let dir = report::open_target(&o, one_target(&a)?)?;
             let snap = report::snapshot(&dir, &o.sys_root);
             if a.has("--json") {
-                out(&format!("{}\n", serde_json::to_string_pretty(&snap).unwrap_or_default()));
+                out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&snap).unwrap_or_default()
+                ));
             } else {
                 out(&report::table(&snap));
             }
@@ -96,11 +108,24 @@ fn run(argv: &[String]) -> Result<i32> {
         "freeze" | "thaw" => {
             a.only(&["--timeout"])?;
             let t = a.value("--timeout").unwrap_or("5s");
-            let t = if t.bytes().all(|b| b.is_ascii_digit()) { format!("{t}s") } else { t.to_string() };
-            let us = quantity::parse_duration_us(&t).map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
+            let t = if t.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{t}s")
+            } else {
+                t.to_string()
+            };
+            let us = quantity::parse_duration_us(&t)
+                .map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
             let dir = report::open_target(&o, one_target(&a)?)?;
             report::freeze(&dir, a.command == "freeze", Duration::from_micros(us))?;
-            out(&format!("{} {}\n", if a.command == "freeze" { "frozen" } else { "thawed" }, crate::cgfs::CgroupFiles::path(&dir).display()));
+            out(&format!(
+                "{} {}\n",
+                if a.command == "freeze" {
+                    "frozen"
+                } else {
+                    "thawed"
+                },
+                crate::cgfs::CgroupFiles::path(&dir).display()
+            ));
         }
         "hooks-config" => {
             a.only(&["--path", "--timeout", "--stage", "--format"])?;
@@ -118,7 +143,9 @@ fn gather(a: &Args) -> Result<BTreeMap<String, String>> {
     for f in a.all("--file") {
         let text = if f == "-" {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io("stdin", e))?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Error::io("stdin", e))?;
             s
         } else {
             std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?
@@ -126,7 +153,9 @@ fn gather(a: &Args) -> Result<BTreeMap<String, String>> {
         m.extend(parse_annotation_file(&text).map_err(|e| Error::Usage(format!("{f}: {e}")))?);
     }
     for kv in a.all("--annotation") {
-        let (k, v) = kv.split_once('=').ok_or_else(|| Error::Usage(format!("--annotation {kv:?}: expected KEY=VALUE")))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--annotation {kv:?}: expected KEY=VALUE")))?;
         m.insert(k.trim().to_string(), v.to_string());
     }
     Ok(m)
@@ -136,13 +165,31 @@ fn gather(a: &Args) -> Result<BTreeMap<String, String>> {
 pub fn parse_annotation_file(text: &str) -> std::result::Result<BTreeMap<String, String>, String> {
     if text.trim_start().starts_with('{') {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let obj = v.pointer("/metadata/annotations").or(Some(&v)).and_then(|o| o.as_object()).ok_or("expected a JSON object")?;
-        return obj.iter().map(|(k, v)| Ok((k.clone(), v.as_str().ok_or(format!("{k}: value is not a string"))?.to_string()))).collect();
+        let obj = v
+            .pointer("/metadata/annotations")
+            .or(Some(&v))
+            .and_then(|o| o.as_object())
+            .ok_or("expected a JSON object")?;
+        return obj
+            .iter()
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    v.as_str()
+                        .ok_or(format!("{k}: value is not a string"))?
+                        .to_string(),
+                ))
+            })
+            .collect();
     }
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).ok_or(format!("{l:?}: expected KEY=VALUE")))
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or(format!("{l:?}: expected KEY=VALUE"))
+        })
         .collect()
 }
 
@@ -153,7 +200,14 @@ fn validate(a: &Args) -> Result<i32> {
     let ann = gather(a)?;
     let mut targets: Vec<Option<String>> = match a.value("--container") {
         Some(c) => vec![Some(c.to_string())],
-        None => ann.keys().filter_map(|k| k.split_once('/').filter(|(p, n)| crate::annotations::is_ours(p) && *n != "POD").map(|(_, n)| Some(n.to_string()))).collect(),
+        None => ann
+            .keys()
+            .filter_map(|k| {
+                k.split_once('/')
+                    .filter(|(p, n)| crate::annotations::is_ours(p) && *n != "POD")
+                    .map(|(_, n)| Some(n.to_string()))
+            })
+            .collect(),
     };
     targets.push(None);
     targets.dedup();
@@ -167,8 +221,19 @@ fn validate(a: &Args) -> Result<i32> {
             }
         }
         let name = t.as_deref().unwrap_or("(other containers)");
-        let set: Vec<String> = b.requests.iter().map(|r| format!("{}={}", r.knob.file(), r.value.describe())).collect();
-        report.push_str(&format!("{name}: {}\n", if set.is_empty() { "no limits".into() } else { set.join(" ") }));
+        let set: Vec<String> = b
+            .requests
+            .iter()
+            .map(|r| format!("{}={}", r.knob.file(), r.value.describe()))
+            .collect();
+        report.push_str(&format!(
+            "{name}: {}\n",
+            if set.is_empty() {
+                "no limits".into()
+            } else {
+                set.join(" ")
+            }
+        ));
     }
     if problems.is_empty() {
         out(&report);
@@ -183,15 +248,26 @@ fn validate(a: &Args) -> Result<i32> {
 fn hooks_config(a: &Args) -> Result<String> {
     let path = match a.value("--path") {
         Some(p) => p.to_string(),
-        None => std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "/usr/local/bin/cgroup-hook".into()),
+        None => std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "/usr/local/bin/cgroup-hook".into()),
     };
-    let timeout: u64 = a.value("--timeout").unwrap_or("5").parse().ok().filter(|t| *t > 0).ok_or_else(|| Error::Usage("--timeout: seconds > 0".into()))?;
+    let timeout: u64 = a
+        .value("--timeout")
+        .unwrap_or("5")
+        .parse()
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| Error::Usage("--timeout: seconds > 0".into()))?;
     let stage = a.value("--stage").unwrap_or("createRuntime");
     if !["createRuntime", "prestart"].contains(&stage) {
-        return Err(Error::Usage(format!("--stage {stage}: use createRuntime (or prestart for old runtimes)")));
+        return Err(Error::Usage(format!(
+            "--stage {stage}: use createRuntime (or prestart for old runtimes)"
+        )));
     }
     let policy = a.value("--policy").unwrap_or(policy::DEFAULT_PATH);
-    let hook = json!({ "path": path, "args": ["cgroup-hook", "--policy", policy], "timeout": timeout });
+    let hook =
+        json!({ "path": path, "args": ["cgroup-hook", "--policy", policy], "timeout": timeout });
     let doc = match a.value("--format").unwrap_or("hooks.d") {
         "hooks.d" => json!({
             "version": "1.0.0",
@@ -200,7 +276,14 @@ fn hooks_config(a: &Args) -> Result<String> {
             "stages": [stage],
         }),
         "containerd" => json!({ "hooks": { stage: [hook] } }),
-        f => return Err(Error::Usage(format!("--format {f}: use hooks.d or containerd"))),
+        f => {
+            return Err(Error::Usage(format!(
+                "--format {f}: use hooks.d or containerd"
+            )));
+        }
     };
-    Ok(format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))
+    Ok(format!(
+        "{}\n",
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    ))
 }

@@ -50,14 +50,24 @@ pub struct Reporter<'a> {
 
 impl Reporter<'_> {
     fn emit(&self, level: &str, msg: &str, to_stderr: bool) {
-        let line = format!("cgroup-hook: {level}{}{msg}", if self.ctx.is_empty() { String::new() } else { format!("{}: ", self.ctx) });
+        let line = format!(
+            "cgroup-hook: {level}{}{msg}",
+            if self.ctx.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", self.ctx)
+            }
+        );
         if to_stderr {
             let _ = writeln!(std::io::stderr(), "{line}");
         }
-        if let Some(p) = &self.opts.log {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
-                let _ = writeln!(f, "{line}");
-            }
+        if let Some(p) = &self.opts.log
+            && let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+        {
+            let _ = writeln!(f, "{line}");
         }
     }
     pub fn info(&self, msg: &str) {
@@ -71,19 +81,39 @@ impl Reporter<'_> {
 /// Locates the container's cgroup: (mount root, relative path, check fs).
 pub fn locate_pid(opts: &Opts, pid: i32) -> std::result::Result<(PathBuf, PathBuf, bool), String> {
     let (mount, check_fs) = match &opts.cgroup_root {
-        Some(r) => (locate::Mount { root: "/".into(), point: r.clone(), fstype: "cgroup2".into() }, false),
+        Some(r) => (
+            locate::Mount {
+                root: "/".into(),
+                point: r.clone(),
+                fstype: "cgroup2".into(),
+            },
+            false,
+        ),
         None => {
             let mi = opts.proc_root.join("self/mountinfo");
-            let text = std::fs::read_to_string(&mi).map_err(|e| format!("{}: {e}", mi.display()))?;
+            let text =
+                std::fs::read_to_string(&mi).map_err(|e| format!("{}: {e}", mi.display()))?;
             (locate::find_unified(&locate::parse_mountinfo(&text))?, true)
         }
     };
     let pc = opts.proc_root.join(format!("{pid}/cgroup"));
     let text = std::fs::read_to_string(&pc).map_err(|e| format!("{}: {e}", pc.display()))?;
-    let path = locate::unified_path(&text).ok_or_else(|| format!("{}: no 0:: line (process not in the unified hierarchy)", pc.display()))?;
-    let rel = locate::relative_to_mount(&mount, path).ok_or_else(|| format!("cgroup {path} is outside the cgroup2 mount {}", mount.point.display()))?;
+    let path = locate::unified_path(&text).ok_or_else(|| {
+        format!(
+            "{}: no 0:: line (process not in the unified hierarchy)",
+            pc.display()
+        )
+    })?;
+    let rel = locate::relative_to_mount(&mount, path).ok_or_else(|| {
+        format!(
+            "cgroup {path} is outside the cgroup2 mount {}",
+            mount.point.display()
+        )
+    })?;
     if rel.as_os_str().is_empty() {
-        return Err(format!("pid {pid} is in the root cgroup: refusing to set limits there"));
+        return Err(format!(
+            "pid {pid} is in the root cgroup: refusing to set limits there"
+        ));
     }
     Ok((mount.point, rel, check_fs))
 }
@@ -94,8 +124,16 @@ fn handle(rep: &Reporter, policy: &Policy, lines: &[String]) -> Result<bool> {
         return Ok(true);
     }
     if policy.on_error == OnError::Reject {
-        let extra = if lines.len() > 1 { format!(" (and {} more)", lines.len() - 1) } else { String::new() };
-        let ctx = if rep.ctx.is_empty() { String::new() } else { format!("{}: ", rep.ctx) };
+        let extra = if lines.len() > 1 {
+            format!(" (and {} more)", lines.len() - 1)
+        } else {
+            String::new()
+        };
+        let ctx = if rep.ctx.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", rep.ctx)
+        };
         return Err(Error::Rejected(format!("{ctx}{}{extra}", lines[0])));
     }
     lines.iter().for_each(|l| rep.warn(l));
@@ -106,11 +144,18 @@ fn handle(rep: &Reporter, policy: &Policy, lines: &[String]) -> Result<bool> {
 pub fn run(opts: &Opts, input: &str) -> Result<()> {
     let policy = Policy::load(opts.policy.as_deref())?;
     let ctr = state::load(input)?;
-    let rep = Reporter { opts, ctx: ctr.context() };
+    let rep = Reporter {
+        opts,
+        ctx: ctr.context(),
+    };
     if ctr.is_sandbox() {
         return Ok(());
     }
-    let node_mode = if opts.dry_run { Mode::DryRun } else { policy.mode };
+    let node_mode = if opts.dry_run {
+        Mode::DryRun
+    } else {
+        policy.mode
+    };
     let built = requests::build(&ctr.annotations, ctr.name(), &policy, node_mode);
     if !built.any {
         return Ok(());
@@ -125,29 +170,65 @@ pub fn run(opts: &Opts, input: &str) -> Result<()> {
     apply_to_container(&rep, &policy, &ctr, &built.requests, dry)
 }
 
-fn apply_to_container(rep: &Reporter, policy: &Policy, ctr: &Container, reqs: &[Request], dry: bool) -> Result<()> {
+fn apply_to_container(
+    rep: &Reporter,
+    policy: &Policy,
+    ctr: &Container,
+    reqs: &[Request],
+    dry: bool,
+) -> Result<()> {
     let opts = rep.opts;
-    let located = ctr.pid.ok_or_else(|| "container state has no pid".to_string()).and_then(|pid| locate_pid(opts, pid));
+    let located = ctr
+        .pid
+        .ok_or_else(|| "container state has no pid".to_string())
+        .and_then(|pid| locate_pid(opts, pid));
     let (root, rel, check_fs) = match located {
         Ok(l) => l,
         Err(e) => return handle(rep, policy, &[e]).map(|_| ()),
     };
-    if let Some(mismatch) = ctr.cgroups_path.as_deref().and_then(|cp| locate::cross_check(&rel, cp)) {
+    if let Some(mismatch) = ctr
+        .cgroups_path
+        .as_deref()
+        .and_then(|cp| locate::cross_check(&rel, cp))
+    {
         rep.info(&format!("{mismatch}; using /proc"));
     }
     let dir = match CgroupDir::open(&root, &rel, check_fs) {
         Ok(d) => d,
-        Err(e) => return handle(rep, policy, &[format!("{}: {e}", root.join(&rel).display())]).map(|_| ()),
+        Err(e) => {
+            return handle(
+                rep,
+                policy,
+                &[format!("{}: {e}", root.join(&rel).display())],
+            )
+            .map(|_| ());
+        }
     };
-    let resolver = Resolver { sys_root: opts.sys_root.clone() };
+    let resolver = Resolver {
+        sys_root: opts.sys_root.clone(),
+    };
     let p = plan::plan(reqs, &dir, &resolver, policy.tighten_only);
     p.notes.iter().for_each(|n| rep.info(n));
     let lines: Vec<String> = p.problems.iter().map(plan::Problem::line).collect();
     handle(rep, policy, &lines)?;
-    let changes: Vec<&plan::Write> = p.writes.iter().filter(|w| !w.change.lines.is_empty()).collect();
+    let changes: Vec<&plan::Write> = p
+        .writes
+        .iter()
+        .filter(|w| !w.change.lines.is_empty())
+        .collect();
     if dry {
         for w in &changes {
-            rep.emit("dry-run: ", &format!("would write {}/{}: {:?} (now {:?})", dir_display(&root, &rel), w.knob.file(), w.change.lines.join("; "), w.old.trim()), true);
+            rep.emit(
+                "dry-run: ",
+                &format!(
+                    "would write {}/{}: {:?} (now {:?})",
+                    dir_display(&root, &rel),
+                    w.knob.file(),
+                    w.change.lines.join("; "),
+                    w.old.trim()
+                ),
+                true,
+            );
         }
         return Ok(());
     }

@@ -25,11 +25,12 @@ impl DevRef {
         let num = s
             .split_once(':')
             .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
-        num.map(|(a, b)| DevRef::Num(a, b)).ok_or(ValueError::Syntax {
-            what: "device",
-            input: s.into(),
-            hint: "expected MAJ:MIN or an absolute path",
-        })
+        num.map(|(a, b)| DevRef::Num(a, b))
+            .ok_or(ValueError::Syntax {
+                what: "device",
+                input: s.into(),
+                hint: "expected MAJ:MIN or an absolute path",
+            })
     }
 }
 
@@ -78,14 +79,20 @@ impl IoMax {
                     hint: "expected key=value with key rbps, wbps, riops or wiops",
                 })?;
                 let i = IO_KEYS.iter().position(|x| *x == k).ok_or_else(|| {
-                    ValueError::Other(format!("unknown io.max key {k:?} (rbps, wbps, riops, wiops)"))
+                    ValueError::Other(format!(
+                        "unknown io.max key {k:?} (rbps, wbps, riops, wiops)"
+                    ))
                 })?;
                 if limits[i].replace(parse_io_limit(k, v)?).is_some() {
-                    return Err(ValueError::Other(format!("io.max key {k} given twice for {dev}")));
+                    return Err(ValueError::Other(format!(
+                        "io.max key {k} given twice for {dev}"
+                    )));
                 }
             }
             if limits.iter().all(Option::is_none) {
-                return Err(ValueError::Other(format!("io.max entry for {dev} sets no key")));
+                return Err(ValueError::Other(format!(
+                    "io.max entry for {dev} sets no key"
+                )));
             }
             out.push(IoMaxEntry { dev, limits });
         }
@@ -101,9 +108,14 @@ impl IoMax {
         for e in &self.0 {
             let dev = r.resolve(&e.dev)?;
             if out.iter().any(|o| o.dev == dev) {
-                return Err(ValueError::Other(format!("device {dev} given twice in io.max")));
+                return Err(ValueError::Other(format!(
+                    "device {dev} given twice in io.max"
+                )));
             }
-            out.push(IoMaxEntry { dev, limits: e.limits });
+            out.push(IoMaxEntry {
+                dev,
+                limits: e.limits,
+            });
         }
         Ok(IoMax(out))
     }
@@ -130,10 +142,11 @@ pub fn io_max_current(content: &str, dev: &DevRef) -> [Limit; 4] {
             continue;
         }
         for w in words {
-            if let Some((k, v)) = w.split_once('=') {
-                if let (Some(i), Some(l)) = (IO_KEYS.iter().position(|x| *x == k), Limit::from_kernel(v)) {
-                    cur[i] = l;
-                }
+            if let Some((k, v)) = w.split_once('=')
+                && let (Some(i), Some(l)) =
+                    (IO_KEYS.iter().position(|x| *x == k), Limit::from_kernel(v))
+            {
+                cur[i] = l;
             }
         }
     }
@@ -156,7 +169,10 @@ pub struct IoWeight {
 
 impl IoWeight {
     pub fn parse(raw: &str) -> Result<IoWeight, ValueError> {
-        let mut w = IoWeight { default: None, devs: Vec::new() };
+        let mut w = IoWeight {
+            default: None,
+            devs: Vec::new(),
+        };
         for entry in raw.split([';', '\n']).filter(|e| !e.trim().is_empty()) {
             let words: Vec<&str> = entry.split_whitespace().collect();
             match words.as_slice() {
@@ -182,28 +198,44 @@ impl IoWeight {
         for (d, v) in &self.devs {
             let d = r.resolve(d)?;
             if devs.iter().any(|(o, _)| *o == d) {
-                return Err(ValueError::Other(format!("device {d} given twice in io.weight")));
+                return Err(ValueError::Other(format!(
+                    "device {d} given twice in io.weight"
+                )));
             }
             devs.push((d, *v));
         }
-        Ok(IoWeight { default: self.default, devs })
+        Ok(IoWeight {
+            default: self.default,
+            devs,
+        })
     }
 
     /// Kernel lines, one per write(2).
     pub fn lines(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.default.map(|d| format!("default {d}")).into_iter().collect();
+        let mut v: Vec<String> = self
+            .default
+            .map(|d| format!("default {d}"))
+            .into_iter()
+            .collect();
         v.extend(self.devs.iter().map(|(d, w)| format!("{d} {w}")));
         v
     }
 
     pub fn max_weight(&self) -> u16 {
-        self.devs.iter().map(|d| d.1).chain(self.default).max().unwrap_or(0)
+        self.devs
+            .iter()
+            .map(|d| d.1)
+            .chain(self.default)
+            .max()
+            .unwrap_or(0)
     }
 }
 
 /// Current weight of `dev` (`None` = the default entry) in an `io.weight` file.
 pub fn io_weight_current(content: &str, dev: Option<&DevRef>) -> Option<u16> {
-    let default = content.lines().find_map(|l| l.strip_prefix("default ")?.trim().parse().ok());
+    let default = content
+        .lines()
+        .find_map(|l| l.strip_prefix("default ")?.trim().parse().ok());
     let Some(dev) = dev else { return default };
     let want = dev.to_string();
     content
@@ -238,7 +270,9 @@ impl Resolver {
         }
         let node = self.sys_root.join(format!("dev/block/{maj}:{min}"));
         if !node.exists() {
-            return Err(ValueError::Other(format!("{dev}: no block device {maj}:{min} in sysfs")));
+            return Err(ValueError::Other(format!(
+                "{dev}: no block device {maj}:{min} in sysfs"
+            )));
         }
         if !node.join("partition").exists() {
             return Ok(DevRef::Num(maj, min));
@@ -248,14 +282,22 @@ impl Resolver {
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .and_then(|p| std::fs::read_to_string(p.join("dev")).ok())
             .and_then(|s| DevRef::parse(s.trim()).ok());
-        disk.ok_or_else(|| ValueError::Other(format!("{dev}: cannot find the disk of partition {maj}:{min}")))
+        disk.ok_or_else(|| {
+            ValueError::Other(format!(
+                "{dev}: cannot find the disk of partition {maj}:{min}"
+            ))
+        })
     }
 }
 
 /// MAJ:MIN of a block device node, or of the device holding a file.
 fn path_dev(p: &str) -> Result<(u32, u32), ValueError> {
     let md = std::fs::metadata(p).map_err(|e| ValueError::Other(format!("{p}: {e}")))?;
-    let id = if md.file_type().is_block_device() { md.rdev() } else { md.dev() };
+    let id = if md.file_type().is_block_device() {
+        md.rdev()
+    } else {
+        md.dev()
+    };
     Ok((libc::major(id), libc::minor(id)))
 }
 

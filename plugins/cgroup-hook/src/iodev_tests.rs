@@ -23,18 +23,43 @@ fn io_max_grammar() {
     assert_eq!(m.0.len(), 2);
     assert_eq!(m.0[0].dev, DevRef::Path("/dev/vda".into()));
     assert_eq!(m.0[0].limits[1], Some(Limit::Value(1 << 20)));
-    assert_eq!(io_max_line(&m.0[1]), "8:16 rbps=2000000 riops=500 wiops=max");
-    for bad in ["", "8:0", "8:0 wbps", "8:0 xbps=1", "sda wbps=1Mi", "8:0 wbps=1MB", "8:0 wbps=1 wbps=2", "8:0 riops=1.5"] {
+    assert_eq!(
+        io_max_line(&m.0[1]),
+        "8:16 rbps=2000000 riops=500 wiops=max"
+    );
+    for bad in [
+        "",
+        "8:0",
+        "8:0 wbps",
+        "8:0 xbps=1",
+        "sda wbps=1Mi",
+        "8:0 wbps=1MB",
+        "8:0 wbps=1 wbps=2",
+        "8:0 riops=1.5",
+    ] {
         assert!(IoMax::parse(bad).is_err(), "{bad:?}");
     }
-    assert!(IoMax::parse("8:0 wbps=1MB").unwrap_err().to_string().contains("1Mi"));
+    assert!(
+        IoMax::parse("8:0 wbps=1MB")
+            .unwrap_err()
+            .to_string()
+            .contains("1Mi")
+    );
 }
 
 #[test]
 fn io_max_current_reads_kernel_lines() {
     let c = "254:0 rbps=max wbps=1048576 riops=max wiops=1000\n8:0 rbps=1 wbps=max riops=max wiops=max\n";
     let cur = io_max_current(c, &DevRef::Num(254, 0));
-    assert_eq!(cur, [Limit::Max, Limit::Value(1 << 20), Limit::Max, Limit::Value(1000)]);
+    assert_eq!(
+        cur,
+        [
+            Limit::Max,
+            Limit::Value(1 << 20),
+            Limit::Max,
+            Limit::Value(1000)
+        ]
+    );
     assert_eq!(io_max_current(c, &DevRef::Num(9, 9)), [Limit::Max; 4]);
 }
 
@@ -56,7 +81,9 @@ fn io_weight_grammar() {
 #[test]
 fn partitions_resolve_to_their_disk() {
     let t = fake_sys();
-    let r = Resolver { sys_root: t.path().into() };
+    let r = Resolver {
+        sys_root: t.path().into(),
+    };
     assert_eq!(r.resolve(&DevRef::Num(8, 1)), Ok(DevRef::Num(8, 0)));
     assert_eq!(r.resolve(&DevRef::Num(8, 0)), Ok(DevRef::Num(8, 0)));
     let e = r.resolve(&DevRef::Num(8, 5)).unwrap_err().to_string();
@@ -69,12 +96,20 @@ fn partitions_resolve_to_their_disk() {
 
 #[test]
 fn anonymous_devices_are_refused() {
-    let r = Resolver { sys_root: "/nonexistent".into() };
+    let r = Resolver {
+        sys_root: "/nonexistent".into(),
+    };
     let e = r.resolve(&DevRef::Num(0, 42)).unwrap_err().to_string();
     assert!(e.contains("anonymous device"), "{e}");
-    let e = r.resolve(&DevRef::Path("/no/such/path".into())).unwrap_err().to_string();
+    let e = r
+        .resolve(&DevRef::Path("/no/such/path".into()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("/no/such/path"), "{e}");
     // /proc is always an anonymous (procfs) device
-    let e = r.resolve(&DevRef::Path("/proc".into())).unwrap_err().to_string();
+    let e = r
+        .resolve(&DevRef::Path("/proc".into()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("anonymous device"), "{e}");
 }

@@ -182,7 +182,10 @@ mod tests {
             Knob::MemoryMax.parse("1Gi"),
             Ok(Value::Bytes(Limit::Value(1 << 30)))
         );
-        assert_eq!(Knob::PidsMax.parse("1k"), Ok(Value::Count(Limit::Value(1000))));
+        assert_eq!(
+            Knob::PidsMax.parse("1k"),
+            Ok(Value::Count(Limit::Value(1000)))
+        );
         assert_eq!(Knob::CpuIdle.parse("true"), Ok(Value::Bool(true)));
         assert_eq!(Knob::CpuWeight.parse("100"), Ok(Value::Weight(100)));
         assert!(Knob::CpuWeight.parse("0").is_err());

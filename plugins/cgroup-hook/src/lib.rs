@@ -3,11 +3,11 @@
 //! and `hooks-config` subcommands. `main.rs` only calls [`cli::main`].
 
 pub mod annotations;
-pub mod args;
 pub mod apply;
+pub mod args;
 pub mod assess;
-pub mod cli;
 pub mod cgfs;
+pub mod cli;
 pub mod cpuset;
 pub mod error;
 pub mod hook;

@@ -18,7 +18,9 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let oct = b.get(i + 1..i + 4).filter(|o| b[i] == b'\\' && o.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|o| b[i] == b'\\' && o.iter().all(|c| (b'0'..=b'7').contains(c)));
         match oct {
             Some(o) => {
                 out.push((o[0] - b'0') * 64 + (o[1] - b'0') * 8 + (o[2] - b'0'));
@@ -109,17 +111,34 @@ pub fn cross_check(actual: &Path, cgroups_path: &str) -> Option<String> {
     let actual = actual.trim_matches('/');
     let expected = match cgroups_path.split(':').collect::<Vec<_>>().as_slice() {
         [slice, prefix, name] if !cgroups_path.starts_with('/') => {
-            let slice = if slice.is_empty() { "system.slice" } else { slice };
-            let unit = if name.ends_with(".slice") { name.to_string() } else { format!("{prefix}-{name}.scope") };
+            let slice = if slice.is_empty() {
+                "system.slice"
+            } else {
+                slice
+            };
+            let unit = if name.ends_with(".slice") {
+                name.to_string()
+            } else {
+                format!("{prefix}-{name}.scope")
+            };
             let base = expand_slice(slice).unwrap_or_default();
-            let unit_path = if name.ends_with(".slice") { expand_slice(name).unwrap_or(unit) } else { unit };
-            return check_suffix(actual, &unit_path, !base.is_empty() && actual.starts_with(&base));
+            let unit_path = if name.ends_with(".slice") {
+                expand_slice(name).unwrap_or(unit)
+            } else {
+                unit
+            };
+            return check_suffix(
+                actual,
+                &unit_path,
+                !base.is_empty() && actual.starts_with(&base),
+            );
         }
         _ => cgroups_path.trim_matches('/').to_string(),
     };
     if cgroups_path.starts_with('/') {
         let ok = actual == expected || actual.strip_prefix(&expected) == Some("/container");
-        return (!ok).then(|| format!("cgroup {actual} differs from linux.cgroupsPath {cgroups_path}"));
+        return (!ok)
+            .then(|| format!("cgroup {actual} differs from linux.cgroupsPath {cgroups_path}"));
     }
     check_suffix(actual, &expected, true)
 }
@@ -127,7 +146,8 @@ pub fn cross_check(actual: &Path, cgroups_path: &str) -> Option<String> {
 fn check_suffix(actual: &str, unit: &str, base_ok: bool) -> Option<String> {
     let a = actual.strip_suffix("/container").unwrap_or(actual);
     let ok = base_ok || !unit.contains('/');
-    (!(ok && (a == unit || a.ends_with(&format!("/{unit}"))))).then(|| format!("cgroup {actual} does not match linux.cgroupsPath (expected .../{unit})"))
+    (!(ok && (a == unit || a.ends_with(&format!("/{unit}")))))
+        .then(|| format!("cgroup {actual} does not match linux.cgroupsPath (expected .../{unit})"))
 }
 
 /// Finds cgroups under `root` whose directory name contains `id`
@@ -136,7 +156,9 @@ pub fn find_by_id(root: &Path, id: &str, max_depth: usize) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![(root.to_path_buf(), 0usize)];
     while let Some((dir, depth)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(ft) = e.file_type() else { continue };
             if !ft.is_dir() {

@@ -3,8 +3,14 @@
 fn main() {
     // never a multi-line panic message: one line, non-zero exit
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("cgroup-hook: internal error: {}", info.to_string().replace('\n', " "));
+        eprintln!(
+            "cgroup-hook: internal error: {}",
+            info.to_string().replace('\n', " ")
+        );
     }));
-    let argv: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     std::process::exit(cgroup_hook::cli::main(&argv));
 }

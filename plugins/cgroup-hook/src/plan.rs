@@ -15,8 +15,15 @@ use crate::quantity::Limit;
 /// Where a wanted value comes from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    Annotation { key: String, raw: String },
-    Class { class: String, via: String, raw: String },
+    Annotation {
+        key: String,
+        raw: String,
+    },
+    Class {
+        class: String,
+        via: String,
+        raw: String,
+    },
 }
 
 impl Source {
@@ -24,7 +31,9 @@ impl Source {
     pub fn describe(&self, knob: Knob) -> String {
         match self {
             Source::Annotation { key, raw } => format!("annotation {key}={raw:?}"),
-            Source::Class { class, via, raw } => format!("class {class} ({via}) {}={raw:?}", knob.file()),
+            Source::Class { class, via, raw } => {
+                format!("class {class} ({via}) {}={raw:?}", knob.file())
+            }
         }
     }
 
@@ -79,13 +88,22 @@ fn words(s: &str) -> Vec<&str> {
 }
 
 /// Checks the knob's controller is available to the cgroup.
-fn controller_ok(knob: Knob, controllers: &[&str], parent_subtree: &[&str], path: &str) -> Result<(), String> {
+fn controller_ok(
+    knob: Knob,
+    controllers: &[&str],
+    parent_subtree: &[&str],
+    path: &str,
+) -> Result<(), String> {
     let c = knob.controller();
     if !parent_subtree.contains(&c) {
-        return Err(format!("controller {c} not enabled for {path} (parent cgroup.subtree_control lacks +{c})"));
+        return Err(format!(
+            "controller {c} not enabled for {path} (parent cgroup.subtree_control lacks +{c})"
+        ));
     }
     if !controllers.contains(&c) {
-        return Err(format!("controller {c} not available in {path} (cgroup.controllers)"));
+        return Err(format!(
+            "controller {c} not available in {path} (cgroup.controllers)"
+        ));
     }
     Ok(())
 }
@@ -99,28 +117,49 @@ fn resolve(v: &Value, r: &Resolver) -> Result<Value, String> {
 }
 
 /// Plans one request: `Ok(Err(why))` when it is looser than the cgroup.
-fn plan_one(req: &Request, fs: &dyn CgroupFiles, r: &Resolver, tighten_only: bool) -> Result<Result<Write, String>, String> {
+fn plan_one(
+    req: &Request,
+    fs: &dyn CgroupFiles,
+    r: &Resolver,
+    tighten_only: bool,
+) -> Result<Result<Write, String>, String> {
     let file = req.knob.file();
     let value = resolve(&req.value, r)?;
-    let old = fs.read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let old = fs
+        .read(file)
+        .map_err(|e| format!("cannot read {file}: {e}"))?;
     let effective = match req.knob {
         Knob::CpusetCpus | Knob::CpusetMems => {
-            let eff = fs.read_parent(&format!("{file}.effective")).map_err(|e| format!("cannot read parent {file}.effective: {e}"))?;
+            let eff = fs
+                .read_parent(&format!("{file}.effective"))
+                .map_err(|e| format!("cannot read parent {file}.effective: {e}"))?;
             let eff = CpuSet::parse(&eff).map_err(|e| e.to_string())?;
-            if let Value::CpuSet(w) = &value {
-                if !eff.is_empty() && !w.is_subset(&eff) {
-                    return Err(format!("{w} is not within the parent's {file}.effective {eff}"));
-                }
+            if let Value::CpuSet(w) = &value
+                && !eff.is_empty()
+                && !w.is_subset(&eff)
+            {
+                return Err(format!(
+                    "{w} is not within the parent's {file}.effective {eff}"
+                ));
             }
             Some(eff)
         }
         _ => None,
     };
     let change = assess(req.knob, &value, &old, effective.as_ref())?;
-    if let Some(why) = change.looser.clone().filter(|_| tighten_only && !req.knob.is_protection()) {
+    if let Some(why) = change
+        .looser
+        .clone()
+        .filter(|_| tighten_only && !req.knob.is_protection())
+    {
         return Ok(Err(why));
     }
-    Ok(Ok(Write { knob: req.knob, value, old, change }))
+    Ok(Ok(Write {
+        knob: req.knob,
+        value,
+        old,
+        change,
+    }))
 }
 
 /// Phase one: plans every request. Nothing is written.
@@ -131,7 +170,11 @@ pub fn plan(reqs: &[Request], fs: &dyn CgroupFiles, r: &Resolver, tighten_only: 
     let subtree = fs.read_parent("cgroup.subtree_control").unwrap_or_default();
     let (controllers, subtree) = (words(&controllers), words(&subtree));
     for req in reqs {
-        let problem = |reason: String| Problem { knob: req.knob, source: req.source.clone(), reason };
+        let problem = |reason: String| Problem {
+            knob: req.knob,
+            source: req.source.clone(),
+            reason,
+        };
         if let Err(e) = controller_ok(req.knob, &controllers, &subtree, &path) {
             p.problems.push(problem(e));
             continue;
@@ -152,11 +195,19 @@ pub fn plan(reqs: &[Request], fs: &dyn CgroupFiles, r: &Resolver, tighten_only: 
 
 /// Final value of a memory knob: planned, else current.
 fn final_bytes(p: &Plan, fs: &dyn CgroupFiles, knob: Knob) -> Option<Limit> {
-    let planned = p.writes.iter().find(|w| w.knob == knob).and_then(|w| match w.value {
-        Value::Bytes(l) => Some(l),
-        _ => None,
-    });
-    planned.or_else(|| fs.read(knob.file()).ok().and_then(|s| Limit::from_kernel(&s)))
+    let planned = p
+        .writes
+        .iter()
+        .find(|w| w.knob == knob)
+        .and_then(|w| match w.value {
+            Value::Bytes(l) => Some(l),
+            _ => None,
+        });
+    planned.or_else(|| {
+        fs.read(knob.file())
+            .ok()
+            .and_then(|s| Limit::from_kernel(&s))
+    })
 }
 
 fn cross_check(reqs: &[Request], p: &mut Plan, fs: &dyn CgroupFiles) {
@@ -168,8 +219,12 @@ fn cross_check(reqs: &[Request], p: &mut Plan, fs: &dyn CgroupFiles) {
     let by_knob: BTreeMap<Knob, &Request> = reqs.iter().map(|r| (r.knob, r)).collect();
     for (lo, hi) in pairs {
         // only a requested lower knob is checked: current values are the runtime's
-        let Some(req) = by_knob.get(&lo) else { continue };
-        let (Some(a), Some(b)) = (final_bytes(p, fs, lo), final_bytes(p, fs, hi)) else { continue };
+        let Some(req) = by_knob.get(&lo) else {
+            continue;
+        };
+        let (Some(a), Some(b)) = (final_bytes(p, fs, lo), final_bytes(p, fs, hi)) else {
+            continue;
+        };
         if a <= b || a == Limit::Max {
             continue;
         }
@@ -179,7 +234,13 @@ fn cross_check(reqs: &[Request], p: &mut Plan, fs: &dyn CgroupFiles) {
         p.problems.push(Problem {
             knob: req.knob,
             source: req.source.clone(),
-            reason: format!("{} {} would exceed {} {}", lo.file(), a.kernel(), hi.file(), b.kernel()),
+            reason: format!(
+                "{} {} would exceed {} {}",
+                lo.file(),
+                a.kernel(),
+                hi.file(),
+                b.kernel()
+            ),
         });
     }
     let bad: Vec<Knob> = p.problems.iter().map(|x| x.knob).collect();

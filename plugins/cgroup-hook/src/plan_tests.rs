@@ -7,22 +7,44 @@ use crate::testfs::FakeCgroup;
 
 fn req(knob: Knob, raw: &str) -> Request {
     let key = format!("{}.ferrocni.dev/web", knob.file());
-    Request { knob, value: knob.parse(raw).unwrap(), source: Source::Annotation { key, raw: raw.into() } }
+    Request {
+        knob,
+        value: knob.parse(raw).unwrap(),
+        source: Source::Annotation {
+            key,
+            raw: raw.into(),
+        },
+    }
 }
 
 fn class_req(knob: Knob, raw: &str) -> Request {
-    let source = Source::Class { class: "non-core".into(), via: "class.ferrocni.dev/POD".into(), raw: raw.into() };
-    Request { knob, value: knob.parse(raw).unwrap(), source }
+    let source = Source::Class {
+        class: "non-core".into(),
+        via: "class.ferrocni.dev/POD".into(),
+        raw: raw.into(),
+    };
+    Request {
+        knob,
+        value: knob.parse(raw).unwrap(),
+        source,
+    }
 }
 
 fn resolver() -> Resolver {
-    Resolver { sys_root: "/nonexistent".into() }
+    Resolver {
+        sys_root: "/nonexistent".into(),
+    }
 }
 
 #[test]
 fn writes_then_second_run_is_a_no_op() {
     let fs = FakeCgroup::new();
-    let reqs = [req(Knob::MemoryMax, "1Gi"), req(Knob::CpuMax, "50%"), req(Knob::PidsMax, "100"), req(Knob::CpusetCpus, "1-2")];
+    let reqs = [
+        req(Knob::MemoryMax, "1Gi"),
+        req(Knob::CpuMax, "50%"),
+        req(Knob::PidsMax, "100"),
+        req(Knob::CpusetCpus, "1-2"),
+    ];
     let p = plan(&reqs, &fs, &resolver(), true);
     assert!(p.problems.is_empty(), "{:?}", p.problems);
     let applied = apply(&fs, &p.writes).unwrap();
@@ -57,9 +79,18 @@ fn tighten_only_rejects_annotations_and_skips_classes() {
 #[test]
 fn cross_checks() {
     let fs = FakeCgroup::new();
-    let p = plan(&[req(Knob::MemoryHigh, "2Gi"), req(Knob::MemoryMax, "1Gi")], &fs, &resolver(), true);
+    let p = plan(
+        &[req(Knob::MemoryHigh, "2Gi"), req(Knob::MemoryMax, "1Gi")],
+        &fs,
+        &resolver(),
+        true,
+    );
     assert_eq!(p.problems.len(), 1);
-    assert!(p.problems[0].reason.contains("memory.high 2147483648 would exceed memory.max 1073741824"));
+    assert!(
+        p.problems[0]
+            .reason
+            .contains("memory.high 2147483648 would exceed memory.max 1073741824")
+    );
     assert!(p.writes.iter().all(|w| w.knob != Knob::MemoryHigh));
     fs.set("memory.max", "1073741824");
     let p = plan(&[req(Knob::MemoryHigh, "2Gi")], &fs, &resolver(), true);
@@ -67,15 +98,26 @@ fn cross_checks() {
     let p = plan(&[req(Knob::MemoryMax, "512Mi")], &fs, &resolver(), true);
     assert!(p.problems.is_empty(), "memory.high max is fine");
     let p = plan(&[req(Knob::CpusetCpus, "2-5")], &fs, &resolver(), true);
-    assert!(p.problems[0].reason.contains("parent's cpuset.cpus.effective 0-3"));
+    assert!(
+        p.problems[0]
+            .reason
+            .contains("parent's cpuset.cpus.effective 0-3")
+    );
 }
 
 #[test]
 fn missing_controllers_and_files() {
     let mut fs = FakeCgroup::new();
-    fs.parent.insert("cgroup.subtree_control".into(), "cpu memory pids\n".into());
+    fs.parent
+        .insert("cgroup.subtree_control".into(), "cpu memory pids\n".into());
     let p = plan(&[req(Knob::IoMax, "8:0 wbps=1Mi")], &fs, &resolver(), true);
-    assert!(p.problems[0].reason.contains("controller io not enabled for /fake/cg (parent cgroup.subtree_control lacks +io)"), "{}", p.problems[0].reason);
+    assert!(
+        p.problems[0].reason.contains(
+            "controller io not enabled for /fake/cg (parent cgroup.subtree_control lacks +io)"
+        ),
+        "{}",
+        p.problems[0].reason
+    );
     fs.files.borrow_mut().remove("memory.swap.max");
     let p = plan(&[req(Knob::MemorySwapMax, "0")], &fs, &resolver(), true);
     assert!(p.problems[0].reason.contains("cannot read memory.swap.max"));
@@ -85,10 +127,17 @@ fn missing_controllers_and_files() {
 fn kernel_error_undoes_earlier_writes() {
     let fs = FakeCgroup::new();
     fs.fail.borrow_mut().insert("pids.max".into(), libc::EBUSY);
-    let reqs = [req(Knob::MemoryMax, "1Gi"), req(Knob::CpuMax, "50%"), req(Knob::PidsMax, "100")];
+    let reqs = [
+        req(Knob::MemoryMax, "1Gi"),
+        req(Knob::CpuMax, "50%"),
+        req(Knob::PidsMax, "100"),
+    ];
     let p = plan(&reqs, &fs, &resolver(), true);
     let e = apply(&fs, &p.writes).unwrap_err();
-    assert!(e.contains("writing pids.max \"100\"") && e.contains("undone"), "{e}");
+    assert!(
+        e.contains("writing pids.max \"100\"") && e.contains("undone"),
+        "{e}"
+    );
     assert_eq!(fs.get("memory.max"), "max\n");
     assert_eq!(fs.get("cpu.max"), "max 100000\n");
 }
@@ -99,7 +148,9 @@ fn disks() -> (tempfile::TempDir, Resolver) {
     for d in ["8:0", "8:16"] {
         std::fs::create_dir_all(t.path().join("dev/block").join(d)).unwrap();
     }
-    let r = Resolver { sys_root: t.path().into() };
+    let r = Resolver {
+        sys_root: t.path().into(),
+    };
     (t, r)
 }
 
@@ -109,14 +160,27 @@ fn io_max_merges_and_undoes_per_device() {
     let resolver = || resolver.clone();
     let fs = FakeCgroup::new();
     fs.set("io.max", "8:0 rbps=max wbps=max riops=500 wiops=max");
-    let p = plan(&[req(Knob::IoMax, "8:0 wbps=1Mi; 8:16 wiops=10")], &fs, &resolver(), true);
+    let p = plan(
+        &[req(Knob::IoMax, "8:0 wbps=1Mi; 8:16 wiops=10")],
+        &fs,
+        &resolver(),
+        true,
+    );
     assert!(p.problems.is_empty(), "{:?}", p.problems);
     apply(&fs, &p.writes).unwrap();
-    assert_eq!(fs.get("io.max"), "8:0 rbps=max wbps=1048576 riops=500 wiops=max\n8:16 rbps=max wbps=max riops=max wiops=10\n");
+    assert_eq!(
+        fs.get("io.max"),
+        "8:0 rbps=max wbps=1048576 riops=500 wiops=max\n8:16 rbps=max wbps=max riops=max wiops=10\n"
+    );
     // a later knob fails: io.max is restored
     let fs = FakeCgroup::new();
     fs.fail.borrow_mut().insert("pids.max".into(), libc::EINVAL);
-    let p = plan(&[req(Knob::IoMax, "8:0 wbps=1Mi"), req(Knob::PidsMax, "10")], &fs, &resolver(), true);
+    let p = plan(
+        &[req(Knob::IoMax, "8:0 wbps=1Mi"), req(Knob::PidsMax, "10")],
+        &fs,
+        &resolver(),
+        true,
+    );
     assert!(apply(&fs, &p.writes).is_err());
     assert_eq!(fs.get("io.max"), "");
 }

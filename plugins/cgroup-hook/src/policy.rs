@@ -79,7 +79,10 @@ impl Default for Policy {
             mode: Mode::Enforce,
             on_error: OnError::Reject,
             tighten_only: true,
-            allowed: Knob::ALL.into_iter().filter(|k| !k.is_protection()).collect(),
+            allowed: Knob::ALL
+                .into_iter()
+                .filter(|k| !k.is_protection())
+                .collect(),
             bounds: BTreeMap::new(),
             classes: BTreeMap::new(),
         }
@@ -96,7 +99,9 @@ impl Policy {
         let p: PathBuf = path.map_or_else(|| DEFAULT_PATH.into(), Into::into);
         match std::fs::read_to_string(&p) {
             Ok(text) => Policy::parse(&text).map_err(|msg| Error::Policy { path: p, msg }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.is_none() => Ok(Policy::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.is_none() => {
+                Ok(Policy::default())
+            }
             Err(e) => Err(Error::io(p, e)),
         }
     }
@@ -121,9 +126,17 @@ impl Policy {
                 let Some(s) = s else { return Ok(None) };
                 let v = k.parse(s).map_err(|e| format!("bounds.{name}: {e}"))?;
                 let probe = v.at_most(&v);
-                probe.map(|_| Some(v)).ok_or_else(|| format!("bounds.{name}: {name} has no order, bounds do not apply"))
+                probe.map(|_| Some(v)).ok_or_else(|| {
+                    format!("bounds.{name}: {name} has no order, bounds do not apply")
+                })
             };
-            p.bounds.insert(k, Bounds { min: parse(&b.min)?, max: parse(&b.max)? });
+            p.bounds.insert(
+                k,
+                Bounds {
+                    min: parse(&b.min)?,
+                    max: parse(&b.max)?,
+                },
+            );
         }
         for (class, knobs) in f.classes {
             let mut m = BTreeMap::new();
@@ -141,19 +154,29 @@ impl Policy {
     /// Checks an annotation value against the allowlist and bounds.
     pub fn check(&self, knob: Knob, v: &Value) -> std::result::Result<(), String> {
         if !self.allowed.contains(&knob) {
-            let why = if knob.is_protection() { " (a protection: the node policy must allowlist it)" } else { "" };
-            return Err(format!("{} is not allowed by the node policy{why}", knob.file()));
+            let why = if knob.is_protection() {
+                " (a protection: the node policy must allowlist it)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{} is not allowed by the node policy{why}",
+                knob.file()
+            ));
         }
-        let Some(b) = self.bounds.get(&knob) else { return Ok(()) };
-        if let Some(min) = &b.min {
-            if v.at_most(min) == Some(true) && min.at_most(v) != Some(true) {
-                return Err(format!("below the node minimum {}", min.describe()));
-            }
+        let Some(b) = self.bounds.get(&knob) else {
+            return Ok(());
+        };
+        if let Some(min) = &b.min
+            && v.at_most(min) == Some(true)
+            && min.at_most(v) != Some(true)
+        {
+            return Err(format!("below the node minimum {}", min.describe()));
         }
-        if let Some(max) = &b.max {
-            if v.at_most(max) == Some(false) {
-                return Err(format!("above the node maximum {}", max.describe()));
-            }
+        if let Some(max) = &b.max
+            && v.at_most(max) == Some(false)
+        {
+            return Err(format!("above the node maximum {}", max.describe()));
         }
         Ok(())
     }

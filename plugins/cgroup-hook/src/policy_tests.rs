@@ -22,7 +22,10 @@ fn defaults_exclude_protections() {
     let v = Knob::MemoryLow.parse("1Gi").unwrap();
     let e = p.check(Knob::MemoryLow, &v).unwrap_err();
     assert!(e.contains("protection"), "{e}");
-    assert!(p.check(Knob::MemoryMax, &Knob::MemoryMax.parse("1Gi").unwrap()).is_ok());
+    assert!(
+        p.check(Knob::MemoryMax, &Knob::MemoryMax.parse("1Gi").unwrap())
+            .is_ok()
+    );
 }
 
 #[test]
@@ -35,8 +38,16 @@ fn bounds_apply() {
     assert!(p.check(Knob::MemoryMax, &m("1Gi")).is_ok());
     assert!(p.check(Knob::MemoryMax, &m("64Mi")).is_ok());
     assert!(p.check(Knob::MemoryMax, &m("8Gi")).is_ok());
-    assert!(p.check(Knob::MemoryMax, &m("1Mi")).unwrap_err().contains("minimum 67108864"));
-    assert!(p.check(Knob::MemoryMax, &m("max")).unwrap_err().contains("maximum"));
+    assert!(
+        p.check(Knob::MemoryMax, &m("1Mi"))
+            .unwrap_err()
+            .contains("minimum 67108864")
+    );
+    assert!(
+        p.check(Knob::MemoryMax, &m("max"))
+            .unwrap_err()
+            .contains("maximum")
+    );
     let c = |s: &str| Knob::CpuMax.parse(s).unwrap();
     assert!(p.check(Knob::CpuMax, &c("150%")).is_ok());
     assert!(p.check(Knob::CpuMax, &c("250%")).is_err());
@@ -49,7 +60,10 @@ fn bad_policies() {
         (r#"{"allowed_knobs": ["memory.mx"]}"#, "unknown knob"),
         (r#"{"bounds": {"cpuset.cpus": {"max": "0-3"}}}"#, "no order"),
         (r#"{"bounds": {"memory.max": {"max": "1GB"}}}"#, "ambiguous"),
-        (r#"{"classes": {"x": {"memory.max": "lots"}}}"#, "classes.x.memory.max"),
+        (
+            r#"{"classes": {"x": {"memory.max": "lots"}}}"#,
+            "classes.x.memory.max",
+        ),
         (r#"{"surprise": 1}"#, "unknown field"),
         ("not json", "expected"),
     ] {
@@ -62,7 +76,12 @@ fn bad_policies() {
 fn load_missing_files() {
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("none.json");
-    assert!(Policy::load(Some(&p)).unwrap_err().to_string().contains("none.json"));
+    assert!(
+        Policy::load(Some(&p))
+            .unwrap_err()
+            .to_string()
+            .contains("none.json")
+    );
     std::fs::write(&p, r#"{"on_error": "warn"}"#).unwrap();
     assert_eq!(Policy::load(Some(&p)).unwrap().on_error, OnError::Warn);
 }

@@ -222,7 +222,9 @@ impl CpuMax {
             "max" => None,
             q => Some(q.parse().ok()?),
         };
-        let period_us = it.next().map_or(Some(CPU_PERIOD_DEFAULT_US), |p| p.parse().ok())?;
+        let period_us = it
+            .next()
+            .map_or(Some(CPU_PERIOD_DEFAULT_US), |p| p.parse().ok())?;
         Some(CpuMax {
             quota_us,
             period_us,
@@ -235,7 +237,8 @@ impl CpuMax {
             (_, None) => true,
             (None, Some(_)) => false,
             (Some(a), Some(b)) => {
-                u128::from(a) * u128::from(other.period_us) <= u128::from(b) * u128::from(self.period_us)
+                u128::from(a) * u128::from(other.period_us)
+                    <= u128::from(b) * u128::from(self.period_us)
             }
         }
     }

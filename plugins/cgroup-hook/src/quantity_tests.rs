@@ -49,10 +49,15 @@ fn ambiguous_units_get_a_hint() {
 
 #[test]
 fn bad_quantities() {
-    for s in ["", "Mi", "1.Mi", ".5Mi", "1..5", "-1", "1e3", "1 Mi", "500m", "1Zi", "1.2.3"] {
+    for s in [
+        "", "Mi", "1.Mi", ".5Mi", "1..5", "-1", "1e3", "1 Mi", "500m", "1Zi", "1.2.3",
+    ] {
         assert!(parse_quantity(s).is_err(), "{s:?} accepted");
     }
-    assert!(matches!(parse_quantity("17Ei"), Err(ValueError::Overflow { .. })));
+    assert!(matches!(
+        parse_quantity("17Ei"),
+        Err(ValueError::Overflow { .. })
+    ));
 }
 
 #[test]
@@ -81,7 +86,12 @@ fn cpu_amounts() {
     assert_eq!(q("50%@10ms"), Ok("5000 10000".into()));
     assert_eq!(q("max@1s"), Ok("max 1000000".into()));
     assert!(q("50%@2s").unwrap_err().to_string().contains("period"));
-    assert!(q("1%@10ms").unwrap_err().to_string().contains("minimum of 1ms"));
+    assert!(
+        q("1%@10ms")
+            .unwrap_err()
+            .to_string()
+            .contains("minimum of 1ms")
+    );
     for s in ["", "50", "abc", "5x", "50%@", "50%@10min"] {
         if s == "50" {
             continue; // 50 CPUs is valid
@@ -111,7 +121,14 @@ fn durations_and_human() {
     assert_eq!(human_bytes(1536 << 20), "1.5 GiB");
 }
 
-const BIN: [(&str, u32); 6] = [("Ki", 1), ("Mi", 2), ("Gi", 3), ("Ti", 4), ("Pi", 5), ("Ei", 6)];
+const BIN: [(&str, u32); 6] = [
+    ("Ki", 1),
+    ("Mi", 2),
+    ("Gi", 3),
+    ("Ti", 4),
+    ("Pi", 5),
+    ("Ei", 6),
+];
 const DEC: [(&str, u32); 6] = [("k", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5), ("E", 6)];
 
 proptest! {

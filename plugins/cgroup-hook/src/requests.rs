@@ -23,49 +23,93 @@ pub struct Built {
 }
 
 fn unknown_class(name: &str, policy: &Policy) -> String {
-    let best = policy.class_names().map(|n| (levenshtein(name, n), n)).min();
+    let best = policy
+        .class_names()
+        .map(|n| (levenshtein(name, n), n))
+        .min();
     match best {
         Some((d, n)) if d <= 3 => format!("unknown class {name:?}; did you mean {n}?"),
-        Some(_) => format!("unknown class {name:?} (node classes: {})", policy.class_names().collect::<Vec<_>>().join(", ")),
+        Some(_) => format!(
+            "unknown class {name:?} (node classes: {})",
+            policy.class_names().collect::<Vec<_>>().join(", ")
+        ),
         None => format!("unknown class {name:?}: the node policy defines no classes"),
     }
 }
 
 /// Builds the requests for `container` under `policy` (node mode `node_mode`).
-pub fn build(ann: &BTreeMap<String, String>, container: Option<&str>, policy: &Policy, node_mode: Mode) -> Built {
+pub fn build(
+    ann: &BTreeMap<String, String>,
+    container: Option<&str>,
+    policy: &Policy,
+    node_mode: Mode,
+) -> Built {
     let (sel, key_errors) = annotations::select(ann, container);
-    let mut b = Built { any: !sel.is_empty() || !key_errors.is_empty(), mode: Some(node_mode), ..Default::default() };
+    let mut b = Built {
+        any: !sel.is_empty() || !key_errors.is_empty(),
+        mode: Some(node_mode),
+        ..Default::default()
+    };
     for (a, e) in key_errors {
-        b.problems.push(format!("annotation {}={:?}: {e}", a.key, a.value));
+        b.problems
+            .push(format!("annotation {}={:?}: {e}", a.key, a.value));
     }
     if let Some(m) = &sel.mode {
         match (m.value.trim(), node_mode) {
             ("dry-run", _) => b.mode = Some(Mode::DryRun),
             ("enforce", Mode::Enforce) => {}
-            ("enforce", Mode::DryRun) => b.notes.push(format!("mode.{DOMAIN}=enforce ignored: a pod cannot strengthen the node's dry-run mode")),
-            (v, _) => b.problems.push(format!("annotation {}={v:?}: expected enforce or dry-run", m.key)),
+            ("enforce", Mode::DryRun) => b.notes.push(format!(
+                "mode.{DOMAIN}=enforce ignored: a pod cannot strengthen the node's dry-run mode"
+            )),
+            (v, _) => b.problems.push(format!(
+                "annotation {}={v:?}: expected enforce or dry-run",
+                m.key
+            )),
         }
     }
     for (knob, a) in &sel.knobs {
-        let source = Source::Annotation { key: a.key.clone(), raw: a.value.clone() };
-        let checked = knob.parse(&a.value).map_err(|e| e.to_string()).and_then(|v| policy.check(*knob, &v).map(|()| v));
+        let source = Source::Annotation {
+            key: a.key.clone(),
+            raw: a.value.clone(),
+        };
+        let checked = knob
+            .parse(&a.value)
+            .map_err(|e| e.to_string())
+            .and_then(|v| policy.check(*knob, &v).map(|()| v));
         match checked {
-            Ok(value) => b.requests.push(Request { knob: *knob, value, source }),
+            Ok(value) => b.requests.push(Request {
+                knob: *knob,
+                value,
+                source,
+            }),
             Err(e) => b.problems.push(format!("{}: {e}", source.describe(*knob))),
         }
     }
     for c in &sel.classes {
         let Some(knobs) = policy.classes.get(c.value.trim()) else {
-            b.problems.push(format!("annotation {}={:?}: {}", c.key, c.value, unknown_class(c.value.trim(), policy)));
+            b.problems.push(format!(
+                "annotation {}={:?}: {}",
+                c.key,
+                c.value,
+                unknown_class(c.value.trim(), policy)
+            ));
             continue;
         };
         for (knob, raw) in knobs {
             if sel.knobs.contains_key(knob) || b.requests.iter().any(|r| r.knob == *knob) {
                 continue;
             }
-            let source = Source::Class { class: c.value.trim().into(), via: c.key.clone(), raw: raw.clone() };
+            let source = Source::Class {
+                class: c.value.trim().into(),
+                via: c.key.clone(),
+                raw: raw.clone(),
+            };
             match knob.parse(raw) {
-                Ok(value) => b.requests.push(Request { knob: *knob, value, source }),
+                Ok(value) => b.requests.push(Request {
+                    knob: *knob,
+                    value,
+                    source,
+                }),
                 Err(e) => b.problems.push(format!("{}: {e}", source.describe(*knob))),
             }
         }
@@ -79,7 +123,10 @@ mod tests {
     use crate::knob::Knob;
 
     fn ann(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn policy() -> Policy {
@@ -98,8 +145,16 @@ mod tests {
         let get = |k: Knob| b.requests.iter().find(|r| r.knob == k).unwrap();
         assert_eq!(get(Knob::PidsMax).value.describe(), "50");
         assert!(!get(Knob::PidsMax).source.is_class());
-        assert_eq!(get(Knob::MemoryMax).source.describe(Knob::MemoryMax), "class debug (class.ferrocni.dev/web) memory.max=\"2Gi\"");
-        assert!(get(Knob::IoMax).source.describe(Knob::IoMax).starts_with("class non-core"));
+        assert_eq!(
+            get(Knob::MemoryMax).source.describe(Knob::MemoryMax),
+            "class debug (class.ferrocni.dev/web) memory.max=\"2Gi\""
+        );
+        assert!(
+            get(Knob::IoMax)
+                .source
+                .describe(Knob::IoMax)
+                .starts_with("class non-core")
+        );
         assert_eq!(b.requests.len(), 3);
     }
 
@@ -115,9 +170,18 @@ mod tests {
         let b = build(&a, Some("web"), &policy(), Mode::Enforce);
         let all = b.problems.join("\n");
         assert!(all.contains("annotation memory.max.ferrocni.dev/web=\"1.5Gb\": \"1.5Gb\" is ambiguous: use 1.5Gi"), "{all}");
-        assert!(all.contains("memory.low is not allowed by the node policy (a protection"), "{all}");
-        assert!(all.contains("pids.max.ferrocni.dev/web=\"4\": below the node minimum 16"), "{all}");
-        assert!(all.contains("unknown class \"noncore\"; did you mean non-core?"), "{all}");
+        assert!(
+            all.contains("memory.low is not allowed by the node policy (a protection"),
+            "{all}"
+        );
+        assert!(
+            all.contains("pids.max.ferrocni.dev/web=\"4\": below the node minimum 16"),
+            "{all}"
+        );
+        assert!(
+            all.contains("unknown class \"noncore\"; did you mean non-core?"),
+            "{all}"
+        );
         assert!(all.contains("did you mean memory.high?"), "{all}");
         assert_eq!(b.problems.len(), 5);
     }
@@ -125,14 +189,34 @@ mod tests {
     #[test]
     fn mode_only_weakens() {
         let p = policy();
-        let b = build(&ann(&[("mode.ferrocni.dev", "dry-run")]), None, &p, Mode::Enforce);
+        let b = build(
+            &ann(&[("mode.ferrocni.dev", "dry-run")]),
+            None,
+            &p,
+            Mode::Enforce,
+        );
         assert_eq!(b.mode, Some(Mode::DryRun));
-        let b = build(&ann(&[("mode.ferrocni.dev", "enforce")]), None, &p, Mode::DryRun);
+        let b = build(
+            &ann(&[("mode.ferrocni.dev", "enforce")]),
+            None,
+            &p,
+            Mode::DryRun,
+        );
         assert_eq!(b.mode, Some(Mode::DryRun));
         assert!(b.notes[0].contains("cannot strengthen"));
-        let b = build(&ann(&[("mode.ferrocni.dev", "loud")]), None, &p, Mode::Enforce);
+        let b = build(
+            &ann(&[("mode.ferrocni.dev", "loud")]),
+            None,
+            &p,
+            Mode::Enforce,
+        );
         assert_eq!(b.problems.len(), 1);
-        let b = build(&ann(&[("class.ferrocni.dev/POD", "core")]), Some("x"), &p, Mode::Enforce);
+        let b = build(
+            &ann(&[("class.ferrocni.dev/POD", "core")]),
+            Some("x"),
+            &p,
+            Mode::Enforce,
+        );
         assert!(b.any && b.requests.is_empty() && b.problems.is_empty());
         assert!(!build(&ann(&[("a", "b")]), None, &p, Mode::Enforce).any);
     }

@@ -23,7 +23,11 @@ pub struct Container {
 
 fn string_map(v: Option<&Json>) -> BTreeMap<String, String> {
     v.and_then(Json::as_object)
-        .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -35,19 +39,33 @@ pub fn load(state_json: &str) -> Result<Container> {
     }
     let pid = match v.get("pid") {
         None | Some(Json::Null) => None,
-        Some(p) => Some(p.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0).ok_or_else(|| Error::State(format!("bad pid {p}")))?),
+        Some(p) => Some(
+            p.as_i64()
+                .and_then(|p| i32::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .ok_or_else(|| Error::State(format!("bad pid {p}")))?,
+        ),
     };
     let mut c = Container {
-        id: v.get("id").and_then(Json::as_str).unwrap_or_default().to_string(),
+        id: v
+            .get("id")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string(),
         pid,
-        bundle: v.get("bundle").and_then(Json::as_str).filter(|b| !b.is_empty()).map(PathBuf::from),
+        bundle: v
+            .get("bundle")
+            .and_then(Json::as_str)
+            .filter(|b| !b.is_empty())
+            .map(PathBuf::from),
         annotations: string_map(v.get("annotations")),
         cgroups_path: None,
     };
     if let Some(b) = &c.bundle {
         let path = b.join("config.json");
         match std::fs::read_to_string(&path) {
-            Ok(text) => merge_config(&mut c, &text).map_err(|e| Error::State(format!("{}: {e}", path.display())))?,
+            Ok(text) => merge_config(&mut c, &text)
+                .map_err(|e| Error::State(format!("{}: {e}", path.display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(path, e)),
         }
@@ -62,15 +80,22 @@ fn merge_config(c: &mut Container, text: &str) -> std::result::Result<(), String
     for (k, val) in string_map(v.get("annotations")) {
         c.annotations.entry(k).or_insert(val);
     }
-    c.cgroups_path = v.pointer("/linux/cgroupsPath").and_then(Json::as_str).map(String::from);
+    c.cgroups_path = v
+        .pointer("/linux/cgroupsPath")
+        .and_then(Json::as_str)
+        .map(String::from);
     Ok(())
 }
 
 /// CRI-O also carries the Kubernetes annotations as a JSON blob; take our
 /// domain's keys from it when they are not set directly.
 fn merge_crio_blob(c: &mut Container) {
-    let Some(blob) = c.annotations.get("io.kubernetes.cri-o.Annotations") else { return };
-    let Ok(v) = serde_json::from_str::<Json>(blob) else { return };
+    let Some(blob) = c.annotations.get("io.kubernetes.cri-o.Annotations") else {
+        return;
+    };
+    let Ok(v) = serde_json::from_str::<Json>(blob) else {
+        return;
+    };
     for (k, val) in string_map(Some(&v)) {
         if annotations::is_ours(&k) {
             c.annotations.entry(k).or_insert(val);
@@ -80,23 +105,35 @@ fn merge_crio_blob(c: &mut Container) {
 
 impl Container {
     fn get(&self, keys: &[&str]) -> Option<&str> {
-        keys.iter().find_map(|k| self.annotations.get(*k)).map(String::as_str).filter(|s| !s.is_empty())
+        keys.iter()
+            .find_map(|k| self.annotations.get(*k))
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// True for the pod sandbox (pause) container.
     pub fn is_sandbox(&self) -> bool {
-        self.get(&["io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"]) == Some("sandbox")
+        self.get(&[
+            "io.kubernetes.cri.container-type",
+            "io.kubernetes.cri-o.ContainerType",
+        ]) == Some("sandbox")
     }
 
     /// The Kubernetes container name, if any.
     pub fn name(&self) -> Option<&str> {
-        self.get(&["io.kubernetes.cri.container-name", "io.kubernetes.container.name"])
+        self.get(&[
+            "io.kubernetes.cri.container-name",
+            "io.kubernetes.container.name",
+        ])
     }
 
     /// `namespace/name` of the pod, if known.
     pub fn pod(&self) -> Option<String> {
         let name = self.get(&["io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name"])?;
-        let ns = self.get(&["io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace"]);
+        let ns = self.get(&[
+            "io.kubernetes.cri.sandbox-namespace",
+            "io.kubernetes.pod.namespace",
+        ]);
         Some(ns.map_or(name.to_string(), |ns| format!("{ns}/{name}")))
     }
 
@@ -123,7 +160,10 @@ mod tests {
     fn runc_and_crun_states() {
         let runc = r#"{"ociVersion":"1.2.0","id":"abc","status":"creating","pid":42,"bundle":"","annotations":{"io.kubernetes.cri.container-name":"web","io.kubernetes.cri.sandbox-name":"p","io.kubernetes.cri.sandbox-namespace":"ns","x":1}}"#;
         let c = load(runc).unwrap();
-        assert_eq!((c.id.as_str(), c.pid, c.name()), ("abc", Some(42), Some("web")));
+        assert_eq!(
+            (c.id.as_str(), c.pid, c.name()),
+            ("abc", Some(42), Some("web"))
+        );
         assert_eq!(c.context(), "pod ns/p container web");
         assert!(!c.annotations.contains_key("x"));
         let crun = r#"{"ociVersion":"1.0","id":"def","status":"created","pid":7,"root":"/run/crun/def","bundle":"/nonexistent/b"}"#;
@@ -139,7 +179,10 @@ mod tests {
             r#"{"annotations":{"io.kubernetes.cri-o.ContainerType":"sandbox","a":"config"},"linux":{"cgroupsPath":"s.slice:crio:abc"}}"#,
         )
         .unwrap();
-        let st = format!(r#"{{"id":"x","pid":1,"bundle":"{}","annotations":{{"a":"state"}}}}"#, t.path().display());
+        let st = format!(
+            r#"{{"id":"x","pid":1,"bundle":"{}","annotations":{{"a":"state"}}}}"#,
+            t.path().display()
+        );
         let c = load(&st).unwrap();
         assert!(c.is_sandbox());
         assert_eq!(c.annotations["a"], "state");

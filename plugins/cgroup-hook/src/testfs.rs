@@ -53,11 +53,18 @@ impl FakeCgroup {
         .into_iter()
         .map(|(k, v)| (k.to_string(), format!("{v}\n")))
         .collect();
-        FakeCgroup { files: RefCell::new(files), parent, path: "/fake/cg".into(), ..Default::default() }
+        FakeCgroup {
+            files: RefCell::new(files),
+            parent,
+            path: "/fake/cg".into(),
+            ..Default::default()
+        }
     }
 
     pub fn set(&self, name: &str, v: &str) {
-        self.files.borrow_mut().insert(name.into(), format!("{v}\n"));
+        self.files
+            .borrow_mut()
+            .insert(name.into(), format!("{v}\n"));
     }
 
     pub fn get(&self, name: &str) -> String {
@@ -70,10 +77,21 @@ impl FakeCgroup {
         let mut merged = false;
         for l in old.lines() {
             if l.split_whitespace().next() == Some(dev) {
-                let mut keys: BTreeMap<&str, &str> = l.split_whitespace().skip(1).filter_map(|w| w.split_once('=')).collect();
-                keys.extend(line.split_whitespace().skip(1).filter_map(|w| w.split_once('=')));
+                let mut keys: BTreeMap<&str, &str> = l
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|w| w.split_once('='))
+                    .collect();
+                keys.extend(
+                    line.split_whitespace()
+                        .skip(1)
+                        .filter_map(|w| w.split_once('=')),
+                );
                 let order = ["rbps", "wbps", "riops", "wiops"];
-                let kv: Vec<String> = order.iter().map(|k| format!("{k}={}", keys.get(k).unwrap_or(&"max"))).collect();
+                let kv: Vec<String> = order
+                    .iter()
+                    .map(|k| format!("{k}={}", keys.get(k).unwrap_or(&"max")))
+                    .collect();
                 out.push(format!("{dev} {}", kv.join(" ")));
                 merged = true;
             } else {
@@ -81,8 +99,15 @@ impl FakeCgroup {
             }
         }
         if !merged {
-            let keys: BTreeMap<&str, &str> = line.split_whitespace().skip(1).filter_map(|w| w.split_once('=')).collect();
-            let kv: Vec<String> = ["rbps", "wbps", "riops", "wiops"].iter().map(|k| format!("{k}={}", keys.get(k).unwrap_or(&"max"))).collect();
+            let keys: BTreeMap<&str, &str> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|w| w.split_once('='))
+                .collect();
+            let kv: Vec<String> = ["rbps", "wbps", "riops", "wiops"]
+                .iter()
+                .map(|k| format!("{k}={}", keys.get(k).unwrap_or(&"max")))
+                .collect();
             out.push(format!("{dev} {}", kv.join(" ")));
         }
         out.retain(|l| !l.split_whitespace().skip(1).all(|w| w.ends_with("=max")));
@@ -92,7 +117,11 @@ impl FakeCgroup {
 
 impl CgroupFiles for FakeCgroup {
     fn read(&self, name: &str) -> io::Result<String> {
-        self.files.borrow().get(name).cloned().ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+        self.files
+            .borrow()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
     }
 
     fn write(&self, name: &str, data: &str) -> io::Result<()> {
@@ -105,14 +134,21 @@ impl CgroupFiles for FakeCgroup {
             "io.max" => FakeCgroup::merge_keyed(&old, data),
             "io.weight" => {
                 let dev = data.split_whitespace().next().unwrap_or_default();
-                let mut lines: Vec<String> = old.lines().filter(|l| l.split_whitespace().next() != Some(dev)).map(String::from).collect();
+                let mut lines: Vec<String> = old
+                    .lines()
+                    .filter(|l| l.split_whitespace().next() != Some(dev))
+                    .map(String::from)
+                    .collect();
                 if !data.ends_with(" default") {
                     lines.push(data.into());
                 }
                 lines.iter().map(|l| format!("{l}\n")).collect()
             }
             n if n.starts_with("memory.") && data.trim() != "max" => {
-                let v: u64 = data.trim().parse().map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+                let v: u64 = data
+                    .trim()
+                    .parse()
+                    .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
                 let p = crate::assess::page_size();
                 format!("{}\n", v / p * p)
             }
@@ -123,7 +159,10 @@ impl CgroupFiles for FakeCgroup {
     }
 
     fn read_parent(&self, name: &str) -> io::Result<String> {
-        self.parent.get(name).cloned().ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+        self.parent
+            .get(name)
+            .cloned()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
     }
 
     fn path(&self) -> &Path {
