@@ -14,7 +14,7 @@ BINARIES := $(PLUGINS) cgroup-hook ferrocni
 all: build
 
 # System packages the tests, demo and benchmarks need. apt only when one is missing.
-APT_PKGS = iproute2 nftables iptables containernetworking-plugins hyperfine socat procps $(EXTRA_APT_PKGS)
+APT_PKGS = iproute2 nftables iptables containernetworking-plugins hyperfine socat procps iputils-ping $(EXTRA_APT_PKGS)
 deps:
 	@./scripts/ensure-packages.sh $(APT_PKGS)
 
