@@ -3,8 +3,8 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
-PREFIX ?= /opt/cni
-CNI_BIN_DIR ?= $(PREFIX)/bin
+CNI_BIN_DIR ?= /opt/cni/bin
+BINDIR ?= /usr/local/bin
 REF_CNI_DIR ?= /usr/lib/cni
 PLUGINS := bridge host-local portmap loopback firewall
 BINARIES := $(PLUGINS) cgroup-hook ferrocni
@@ -47,9 +47,8 @@ bench: deps release
 install: release
 	install -d $(DESTDIR)$(CNI_BIN_DIR)
 	for b in $(PLUGINS); do install -m 0755 target/release/$$b $(DESTDIR)$(CNI_BIN_DIR)/$$b; done
-	install -d $(DESTDIR)$(PREFIX)/../../usr/local/bin 2>/dev/null || true
-	install -m 0755 target/release/ferrocni $(DESTDIR)/usr/local/bin/ferrocni
-	install -m 0755 target/release/cgroup-hook $(DESTDIR)/usr/local/bin/cgroup-hook
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 target/release/ferrocni target/release/cgroup-hook $(DESTDIR)$(BINDIR)/
 
 lint:
 	$(CARGO) fmt --all -- --check
