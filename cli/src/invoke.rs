@@ -193,4 +193,23 @@ mod tests {
         assert!(e.to_string().contains("absent"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn a_busy_binary_is_retried() {
+        let dir = std::env::temp_dir().join(format!("ferrocni-etxtbsy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("busy");
+        let mut f = std::fs::File::create(&p).unwrap();
+        f.write_all(b"#!/bin/sh\necho '{}'\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Held open for writing, the file cannot be executed (ETXTBSY) until closed.
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(120));
+            drop(f);
+        });
+        let out = run(&call(Verb::Add, "busy", None), std::slice::from_ref(&dir));
+        closer.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(out.unwrap(), b"{}\n");
+    }
 }
