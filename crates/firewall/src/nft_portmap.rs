@@ -1,26 +1,33 @@
 //! Port mappings on nftables: table `inet ferrocni_hostport`.
 //!
 //! ```text
-//! map hp4_ip  { type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service }
-//! map hp4_any { type inet_proto . inet_service : ipv4_addr . inet_service }
-//! set spec4   { type inet_proto . inet_service }       # "a specific-IP holder exists"
-//! set hair4   { type inet_proto . ipv4_addr . inet_service . ipv4_addr ; flags interval }
+//! map hp4_ip    { type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service }
+//! map hp4_any   { type inet_proto . inet_service : ipv4_addr . inet_service }
+//! map hair4_ip  { type inet_proto . ipv4_addr . inet_service : verdict }  # -> jump hair-<hash>
+//! map hair4_any { type inet_proto . inet_service : verdict }
+//! set spec4     { type inet_proto . inet_service }   # "a specific-IP holder exists"
 //! (and the same with 6 / ipv6_addr)
-//! chain prerouting (nat, dstnat) / output (nat, dstnat):
+//! chain prerouting (nat, dstnat) / output (nat, -100):
 //!     fib daddr type local jump hostports
 //! chain hostports:
-//!     meta nfproto ipv4 meta l4proto . ip daddr . th dport . ip saddr @hair4 meta mark set meta mark | 0x2000
+//!     meta nfproto ipv4 meta l4proto . ip daddr . th dport vmap @hair4_ip
+//!     meta nfproto ipv4 meta l4proto . th dport vmap @hair4_any
 //!     meta nfproto ipv4 dnat ip to meta l4proto . ip daddr . th dport map @hp4_ip
 //!     meta nfproto ipv4 dnat ip to meta l4proto . th dport map @hp4_any
+//! chain hair-<16 hex of sha512(subnet, masqAll)>:     # one per pod subnet
+//!     ip saddr <pod subnet> meta mark set meta mark | 0x2000
+//!     ip saddr 127.0.0.0/8 meta mark set meta mark | 0x2000
 //! chain postrouting (nat, srcnat - 1): ct status dnat meta mark & 0x2000 == 0x2000 masquerade
 //! ```
-//! Every element carries the comment `<cid> <net>`. ADD is one `nft -f -`
-//! whose size depends only on the request; the kernel rejects a taken host
-//! socket atomically (`create element`, plus a create-then-delete probe of
-//! the other map/marker), and only then is the table read to name the holder.
+//! All sets and maps are hash tables (no interval flag), so the kernel and
+//! `nft` insert/delete elements in O(1). Every element carries the comment
+//! `<cid> <net>`. ADD is one `nft -f -` whose size depends only on the
+//! request; the kernel rejects a taken host socket atomically
+//! (`create element`, plus a create-then-delete probe of the other
+//! map/marker), and only then is the table read to name the holder.
 
 use crate::exec::Batch;
-use crate::names::nft_ident;
+use crate::names::{nft_ident, sha512_hex};
 use crate::nft_json::{Table, list_table};
 use crate::{Error, Family, PortMapping, PortmapOpts, Result};
 use ipnet::IpNet;
@@ -32,13 +39,6 @@ const MARK: u32 = 0x2000;
 
 fn t() -> String {
     format!("inet {TABLE}")
-}
-
-fn any_net(f: Family) -> &'static str {
-    match f {
-        Family::V4 => "0.0.0.0/0",
-        Family::V6 => "::/0",
-    }
 }
 
 fn dummy(f: Family) -> &'static str {
@@ -72,7 +72,10 @@ pub(crate) fn scaffolding(b: &mut Batch) {
             "add set {t} spec{s} {{ type inet_proto . inet_service ; }}"
         ));
         b.line(format!(
-            "add set {t} hair{s} {{ type inet_proto . {a} . inet_service . {a} ; flags interval ; }}"
+            "add map {t} hair{s}_ip {{ type inet_proto . {a} . inet_service : verdict ; }}"
+        ));
+        b.line(format!(
+            "add map {t} hair{s}_any {{ type inet_proto . inet_service : verdict ; }}"
         ));
     }
     let base = [
@@ -97,7 +100,10 @@ pub(crate) fn scaffolding(b: &mut Batch) {
     for f in Family::ALL {
         let (s, p, n) = (f.suffix(), f.nft_proto(), nfproto(f));
         b.line(format!(
-            "add rule {t} hostports meta nfproto {n} meta l4proto . {p} daddr . th dport . {p} saddr @hair{s} meta mark set meta mark | {MARK:#x}"
+            "add rule {t} hostports meta nfproto {n} meta l4proto . {p} daddr . th dport vmap @hair{s}_ip"
+        ));
+        b.line(format!(
+            "add rule {t} hostports meta nfproto {n} meta l4proto . th dport vmap @hair{s}_any"
         ));
         b.line(format!(
             "add rule {t} hostports meta nfproto {n} dnat {p} to meta l4proto . {p} daddr . th dport map @hp{s}_ip"
@@ -111,8 +117,31 @@ pub(crate) fn scaffolding(b: &mut Batch) {
     ));
 }
 
+/// Per pod-subnet chain marking hairpin/localhost sources (rewritten).
+fn hair_chain(b: &mut Batch, ip: &IpNet, opts: &PortmapOpts) -> String {
+    let (t, f) = (t(), Family::of_net(ip));
+    let subnet = ip.trunc();
+    let hash = sha512_hex(&format!("{subnet} {}", opts.masq_all));
+    let chain = format!("hair-{}", &hash[..16]);
+    let mark = format!("meta mark set meta mark | {MARK:#x}");
+    b.line(format!("add chain {t} {chain}"));
+    b.line(format!("flush chain {t} {chain}"));
+    if opts.masq_all {
+        b.line(format!("add rule {t} {chain} {mark}"));
+        return chain;
+    }
+    b.line(format!(
+        "add rule {t} {chain} {} saddr {subnet} {mark}",
+        f.nft_proto()
+    ));
+    if f == Family::V4 {
+        b.line(format!("add rule {t} {chain} ip saddr 127.0.0.0/8 {mark}"));
+    }
+    chain
+}
+
 /// Element commands for one mapping towards one container address.
-fn mapping_ops(b: &mut Batch, ident: &str, ip: &IpNet, m: &PortMapping, opts: &PortmapOpts) {
+fn mapping_ops(b: &mut Batch, ident: &str, ip: &IpNet, m: &PortMapping, hair: Option<&str>) {
     let (t, f) = (t(), Family::of_net(ip));
     let s = f.suffix();
     let (p, port) = (m.protocol.as_str(), m.host_port);
@@ -122,35 +151,27 @@ fn mapping_ops(b: &mut Batch, ident: &str, ip: &IpNet, m: &PortMapping, opts: &P
         b.line(format!("create element {t} {set} {{ {p} . {port}{data} }}"));
         b.line(format!("delete element {t} {set} {{ {p} . {port} }}"));
     };
-    let dst = match m.specific_host_ip() {
+    let (hair_map, key) = match m.specific_host_ip() {
         Some(h) => {
             b.line(format!(
                 "create element {t} hp{s}_ip {{ {p} . {h} . {port} {c} : {val} }}"
             ));
             probe(b, &format!("hp{s}_any"), &format!(" : {}", dummy(f)));
             b.line(format!("add element {t} spec{s} {{ {p} . {port} }}"));
-            h.to_string()
+            (format!("hair{s}_ip"), format!("{p} . {h} . {port}"))
         }
         None => {
             b.line(format!(
                 "create element {t} hp{s}_any {{ {p} . {port} {c} : {val} }}"
             ));
             probe(b, &format!("spec{s}"), "");
-            any_net(f).to_string()
+            (format!("hair{s}_any"), format!("{p} . {port}"))
         }
     };
-    if opts.snat {
-        let mut srcs = vec![ip.trunc().to_string()];
-        if opts.masq_all {
-            srcs = vec![any_net(f).to_string()];
-        } else if f == Family::V4 {
-            srcs.push("127.0.0.0/8".to_string());
-        }
-        for src in srcs {
-            b.line(format!(
-                "add element {t} hair{s} {{ {p} . {dst} . {port} . {src} {c} }}"
-            ));
-        }
+    if let Some(chain) = hair {
+        b.line(format!(
+            "add element {t} {hair_map} {{ {key} {c} : jump {chain} }}"
+        ));
     }
 }
 
@@ -166,8 +187,9 @@ pub(crate) fn add_batch(
     scaffolding(&mut b);
     let ident = nft_ident(&[cid, net]);
     for ip in ips {
+        let hair = opts.snat.then(|| hair_chain(&mut b, ip, opts));
         for m in maps.iter().filter(|m| m.applies_to(Family::of_net(ip))) {
-            mapping_ops(&mut b, &ident, ip, m, opts);
+            mapping_ops(&mut b, &ident, ip, m, hair.as_deref());
         }
     }
     b
@@ -250,17 +272,14 @@ fn delete_ops(table: &Table, doomed: &dyn Fn(&str) -> bool, all_markers: bool) -
         let s = f.suffix();
         let mut freed = HashSet::new();
         let mut kept = HashSet::new();
-        for name in [
-            format!("hp{s}_ip"),
-            format!("hp{s}_any"),
-            format!("hair{s}"),
-        ] {
+        let names = ["hp{s}_ip", "hp{s}_any", "hair{s}_ip", "hair{s}_any"];
+        for name in names.map(|n| n.replace("{s}", s)) {
             for e in table.elems(&name) {
                 let gone = e.comment.as_deref().is_some_and(doomed);
                 if gone {
                     b.line(format!("delete element {t} {name} {{ {} }}", e.key));
                 }
-                if name.ends_with("_ip") {
+                if name.starts_with("hp") && name.ends_with("_ip") {
                     let parts: Vec<&str> = e.key.split(" . ").collect();
                     let pp = format!("{} . {}", parts[0], parts.last().unwrap_or(&""));
                     if gone {
@@ -351,22 +370,42 @@ mod tests {
         };
         let ip: IpNet = "10.88.0.2/16".parse().unwrap();
         let mut b = Batch::new();
-        mapping_ops(&mut b, "c n", &ip, &m, &PortmapOpts::default());
+        mapping_ops(&mut b, "c n", &ip, &m, Some("hair-x"));
         let t = "inet ferrocni_hostport";
         let want = format!(
             "create element {t} hp4_ip {{ tcp . 10.0.0.1 . 8443 comment \"c n\" : 10.88.0.2 . 443 }}
 create element {t} hp4_any {{ tcp . 8443 : 0.0.0.0 . 0 }}
 delete element {t} hp4_any {{ tcp . 8443 }}
 add element {t} spec4 {{ tcp . 8443 }}
-add element {t} hair4 {{ tcp . 10.0.0.1 . 8443 . 10.88.0.0/16 comment \"c n\" }}
-add element {t} hair4 {{ tcp . 10.0.0.1 . 8443 . 127.0.0.0/8 comment \"c n\" }}
+add element {t} hair4_ip {{ tcp . 10.0.0.1 . 8443 comment \"c n\" : jump hair-x }}
 "
         );
         assert_eq!(b.text(), want);
     }
 
     #[test]
-    fn add_batch_size_is_independent_of_existing_state() {
+    fn hair_chains() {
+        let ip: IpNet = "10.88.0.2/16".parse().unwrap();
+        let mut b = Batch::new();
+        let chain = hair_chain(&mut b, &ip, &PortmapOpts::default());
+        let text = b.text();
+        assert!(text.contains(&format!("add rule inet ferrocni_hostport {chain} ip saddr 10.88.0.0/16 meta mark set meta mark | 0x2000")), "{text}");
+        assert!(
+            text.contains("ip saddr 127.0.0.0/8 meta mark set"),
+            "{text}"
+        );
+        let all = PortmapOpts {
+            masq_all: true,
+            ..PortmapOpts::default()
+        };
+        let mut b = Batch::new();
+        let chain_all = hair_chain(&mut b, &ip, &all);
+        assert_ne!(chain, chain_all);
+        assert!(!b.text().contains("saddr"), "{}", b.text());
+    }
+
+    #[test]
+    fn add_batch_v6_any() {
         let m = PortMapping {
             host_ip: None,
             host_port: 80,
@@ -381,10 +420,7 @@ add element {t} hair4 {{ tcp . 10.0.0.1 . 8443 . 127.0.0.0/8 comment \"c n\" }}
             text.contains("create element inet ferrocni_hostport spec6 { udp . 80 }"),
             "{text}"
         );
-        assert!(
-            text.contains("hair6 { udp . ::/0 . 80 . fd00::/64 comment"),
-            "{text}"
-        );
+        assert!(text.contains("ip6 saddr fd00::/64 meta mark"), "{text}");
         assert!(!text.contains("127.0.0.0/8"), "{text}");
     }
 }

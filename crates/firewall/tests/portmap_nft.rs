@@ -44,8 +44,10 @@ fn add_check_del_round_trip() {
         "tcp . 10.0.0.1 . 8443 comment \"c1 n\" : 10.88.0.2 . 443",
         "sctp . fd00::1 . 9999 comment \"c1 n\" : fd88::2 . 99",
         "udp . 5353 comment \"c1 n\" : 10.88.0.2 . 53",
-        "tcp . 0.0.0.0/0 . 8080 . 10.88.0.0/16 comment \"c1 n\"",
-        "tcp . 10.0.0.1 . 8443 . 127.0.0.0/8 comment \"c1 n\"",
+        "tcp . 8080 comment \"c1 n\" : jump hair-",
+        "tcp . 10.0.0.1 . 8443 comment \"c1 n\" : jump hair-",
+        "ip saddr 10.88.0.0/16 meta mark set meta mark | 0x00002000",
+        "ip6 saddr fd88::/64 meta mark set meta mark | 0x00002000",
         "fib daddr type local jump hostports",
     ] {
         assert!(rs.contains(want), "missing {want:?} in\n{rs}");
@@ -170,17 +172,16 @@ fn masq_all_and_no_snat() {
     };
     in_ns(&ns, || portmap_add("n", "a", &ips, &maps, &all, NFT)).unwrap();
     let rs = ruleset(&ns);
-    assert!(
-        rs.contains("tcp . 0.0.0.0/0 . 80 . 0.0.0.0/0 comment"),
-        "{rs}"
-    );
+    assert!(rs.contains("tcp . 80 comment \"a n\" : jump hair-"), "{rs}");
+    assert!(!rs.contains("ip saddr 10.3.0.0/24"), "{rs}");
     let none = PortmapOpts {
         snat: false,
         ..PortmapOpts::default()
     };
     let maps = [pm(None, 90, 1, Protocol::Tcp)];
     in_ns(&ns, || portmap_add("n", "b", &ips, &maps, &none, NFT)).unwrap();
-    assert!(!ruleset(&ns).contains(". 90 . "));
+    assert!(!ruleset(&ns).contains("tcp . 90 comment \"b n\" : jump"));
+    assert!(ruleset(&ns).contains("tcp . 90 comment \"b n\" : 10.3.0.2 . 1"));
     let cond = PortmapOpts {
         conditions_v4: vec!["-s".into()],
         ..PortmapOpts::default()
