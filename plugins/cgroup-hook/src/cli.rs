@@ -92,41 +92,8 @@ fn run(argv: &[String]) -> Result<i32> {
             a.only(&["--annotation", "--file", "--container", "--dry-run"])?;
             return validate(&a);
         }
-        "report" => {
-            a.only(&["--json"])?;
-            let dir = report::open_target(&o, one_target(&a)?)?;
-            let snap = report::snapshot(&dir, &o.sys_root);
-            if a.has("--json") {
-                out(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&snap).unwrap_or_default()
-                ));
-            } else {
-                out(&report::table(&snap));
-            }
-        }
-        "freeze" | "thaw" => {
-            a.only(&["--timeout"])?;
-            let t = a.value("--timeout").unwrap_or("5s");
-            let t = if t.bytes().all(|b| b.is_ascii_digit()) {
-                format!("{t}s")
-            } else {
-                t.to_string()
-            };
-            let us = quantity::parse_duration_us(&t)
-                .map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
-            let dir = report::open_target(&o, one_target(&a)?)?;
-            report::freeze(&dir, a.command == "freeze", Duration::from_micros(us))?;
-            out(&format!(
-                "{} {}\n",
-                if a.command == "freeze" {
-                    "frozen"
-                } else {
-                    "thawed"
-                },
-                crate::cgfs::CgroupFiles::path(&dir).display()
-            ));
-        }
+        "report" => report_cmd(&a, &o)?,
+        "freeze" | "thaw" => freeze_cmd(&a, &o)?,
         "hooks-config" => {
             a.only(&["--path", "--timeout", "--stage", "--format"])?;
             out(&hooks_config(&a)?);
@@ -134,6 +101,42 @@ fn run(argv: &[String]) -> Result<i32> {
         other => return Err(Error::Usage(format!("unknown command {other}"))),
     }
     Ok(0)
+}
+
+fn report_cmd(a: &Args, o: &Opts) -> Result<()> {
+    a.only(&["--json"])?;
+    let dir = report::open_target(o, one_target(a)?)?;
+    let snap = report::snapshot(&dir, &o.sys_root);
+    if a.has("--json") {
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&snap).unwrap_or_default()
+        ));
+    } else {
+        out(&report::table(&snap));
+    }
+    Ok(())
+}
+
+fn freeze_cmd(a: &Args, o: &Opts) -> Result<()> {
+    a.only(&["--timeout"])?;
+    let t = a.value("--timeout").unwrap_or("5s");
+    let t = if t.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{t}s")
+    } else {
+        t.to_string()
+    };
+    let us =
+        quantity::parse_duration_us(&t).map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
+    let dir = report::open_target(o, one_target(a)?)?;
+    let freeze = a.command == "freeze";
+    report::freeze(&dir, freeze, Duration::from_micros(us))?;
+    let done = if freeze { "frozen" } else { "thawed" };
+    out(&format!(
+        "{done} {}\n",
+        crate::cgfs::CgroupFiles::path(&dir).display()
+    ));
+    Ok(())
 }
 
 /// Reads annotations from `--file` (JSON map, a manifest with

@@ -4,9 +4,9 @@
 //! in `warn` mode problems are warnings and the rest is applied.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::cgfs::CgroupDir;
+use crate::cgfs::{CgroupDir, CgroupFiles};
 use crate::error::{Error, Result};
 use crate::iodev::Resolver;
 use crate::locate;
@@ -177,14 +177,47 @@ fn apply_to_container(
     reqs: &[Request],
     dry: bool,
 ) -> Result<()> {
-    let opts = rep.opts;
+    let Some(dir) = open_cgroup(rep, policy, ctr)? else {
+        return Ok(());
+    };
+    let resolver = Resolver {
+        sys_root: rep.opts.sys_root.clone(),
+    };
+    let p = plan::plan(reqs, &dir, &resolver, policy.tighten_only);
+    p.notes.iter().for_each(|n| rep.info(n));
+    let lines: Vec<String> = p.problems.iter().map(plan::Problem::line).collect();
+    handle(rep, policy, &lines)?;
+    if dry {
+        for w in p.writes.iter().filter(|w| !w.change.lines.is_empty()) {
+            let msg = format!(
+                "would write {}/{}: {:?} (now {:?})",
+                dir.path().display(),
+                w.knob.file(),
+                w.change.lines.join("; "),
+                w.old.trim()
+            );
+            rep.emit("dry-run: ", &msg, true);
+        }
+        return Ok(());
+    }
+    match crate::apply::apply(&dir, &p.writes) {
+        Ok(done) => done.iter().for_each(|d| rep.info(&format!("set {d}"))),
+        Err(e) => {
+            handle(rep, policy, &[format!("{}: {e}", dir.path().display())])?;
+        }
+    }
+    Ok(())
+}
+
+/// Locates and opens the container's cgroup; `None` when skipped (warn mode).
+fn open_cgroup(rep: &Reporter, policy: &Policy, ctr: &Container) -> Result<Option<CgroupDir>> {
     let located = ctr
         .pid
         .ok_or_else(|| "container state has no pid".to_string())
-        .and_then(|pid| locate_pid(opts, pid));
+        .and_then(|pid| locate_pid(rep.opts, pid));
     let (root, rel, check_fs) = match located {
         Ok(l) => l,
-        Err(e) => return handle(rep, policy, &[e]).map(|_| ()),
+        Err(e) => return handle(rep, policy, &[e]).map(|_| None),
     };
     if let Some(mismatch) = ctr
         .cgroups_path
@@ -193,54 +226,11 @@ fn apply_to_container(
     {
         rep.info(&format!("{mismatch}; using /proc"));
     }
-    let dir = match CgroupDir::open(&root, &rel, check_fs) {
-        Ok(d) => d,
+    match CgroupDir::open(&root, &rel, check_fs) {
+        Ok(d) => Ok(Some(d)),
         Err(e) => {
-            return handle(
-                rep,
-                policy,
-                &[format!("{}: {e}", root.join(&rel).display())],
-            )
-            .map(|_| ());
-        }
-    };
-    let resolver = Resolver {
-        sys_root: opts.sys_root.clone(),
-    };
-    let p = plan::plan(reqs, &dir, &resolver, policy.tighten_only);
-    p.notes.iter().for_each(|n| rep.info(n));
-    let lines: Vec<String> = p.problems.iter().map(plan::Problem::line).collect();
-    handle(rep, policy, &lines)?;
-    let changes: Vec<&plan::Write> = p
-        .writes
-        .iter()
-        .filter(|w| !w.change.lines.is_empty())
-        .collect();
-    if dry {
-        for w in &changes {
-            rep.emit(
-                "dry-run: ",
-                &format!(
-                    "would write {}/{}: {:?} (now {:?})",
-                    dir_display(&root, &rel),
-                    w.knob.file(),
-                    w.change.lines.join("; "),
-                    w.old.trim()
-                ),
-                true,
-            );
-        }
-        return Ok(());
-    }
-    match crate::apply::apply(&dir, &p.writes) {
-        Ok(done) => done.iter().for_each(|d| rep.info(&format!("set {d}"))),
-        Err(e) => {
-            handle(rep, policy, &[format!("{}: {e}", dir_display(&root, &rel))])?;
+            let line = format!("{}: {e}", root.join(&rel).display());
+            handle(rep, policy, &[line]).map(|_| None)
         }
     }
-    Ok(())
-}
-
-fn dir_display(root: &Path, rel: &Path) -> String {
-    root.join(rel).display().to_string()
 }

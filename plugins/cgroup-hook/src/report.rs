@@ -176,6 +176,29 @@ fn events(v: &Json) -> String {
     })
 }
 
+fn io_rows(io: &Json) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for d in io.as_array().into_iter().flatten() {
+        let name = d["name"]
+            .as_str()
+            .map_or(String::new(), |n| format!("{n} "));
+        let lim = d["max"]
+            .as_str()
+            .map_or(String::new(), |l| format!("  max {l}"));
+        rows.push((
+            format!("io {name}({})", d["device"].as_str().unwrap_or("?")),
+            format!(
+                "read {}  written {}  rios {}  wios {}{lim}",
+                bytes(&d["rbytes"]),
+                bytes(&d["wbytes"]),
+                d["rios"],
+                d["wios"]
+            ),
+        ));
+    }
+    rows
+}
+
 /// Renders a snapshot as a table.
 pub fn table(s: &Json) -> String {
     let m = &s["memory"];
@@ -214,24 +237,7 @@ pub fn table(s: &Json) -> String {
             ),
         ));
     }
-    for d in s["io"].as_array().into_iter().flatten() {
-        let name = d["name"]
-            .as_str()
-            .map_or(String::new(), |n| format!("{n} "));
-        let lim = d["max"]
-            .as_str()
-            .map_or(String::new(), |l| format!("  max {l}"));
-        rows.push((
-            format!("io {name}({})", d["device"].as_str().unwrap_or("?")),
-            format!(
-                "read {}  written {}  rios {}  wios {}{lim}",
-                bytes(&d["rbytes"]),
-                bytes(&d["wbytes"]),
-                d["rios"],
-                d["wios"]
-            ),
-        ));
-    }
+    rows.extend(io_rows(&s["io"]));
     let p = &s["pids"];
     rows.push((
         "pids".into(),

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::annotations::{self, DOMAIN, levenshtein};
+use crate::annotations::{self, Applied, DOMAIN, Selection, levenshtein};
 use crate::plan::{Request, Source};
 use crate::policy::{Mode, Policy};
 
@@ -55,17 +55,7 @@ pub fn build(
             .push(format!("annotation {}={:?}: {e}", a.key, a.value));
     }
     if let Some(m) = &sel.mode {
-        match (m.value.trim(), node_mode) {
-            ("dry-run", _) => b.mode = Some(Mode::DryRun),
-            ("enforce", Mode::Enforce) => {}
-            ("enforce", Mode::DryRun) => b.notes.push(format!(
-                "mode.{DOMAIN}=enforce ignored: a pod cannot strengthen the node's dry-run mode"
-            )),
-            (v, _) => b.problems.push(format!(
-                "annotation {}={v:?}: expected enforce or dry-run",
-                m.key
-            )),
-        }
+        apply_mode(&mut b, m, node_mode);
     }
     for (knob, a) in &sel.knobs {
         let source = Source::Annotation {
@@ -86,35 +76,55 @@ pub fn build(
         }
     }
     for c in &sel.classes {
-        let Some(knobs) = policy.classes.get(c.value.trim()) else {
-            b.problems.push(format!(
-                "annotation {}={:?}: {}",
-                c.key,
-                c.value,
-                unknown_class(c.value.trim(), policy)
-            ));
-            continue;
-        };
-        for (knob, raw) in knobs {
-            if sel.knobs.contains_key(knob) || b.requests.iter().any(|r| r.knob == *knob) {
-                continue;
-            }
-            let source = Source::Class {
-                class: c.value.trim().into(),
-                via: c.key.clone(),
-                raw: raw.clone(),
-            };
-            match knob.parse(raw) {
-                Ok(value) => b.requests.push(Request {
-                    knob: *knob,
-                    value,
-                    source,
-                }),
-                Err(e) => b.problems.push(format!("{}: {e}", source.describe(*knob))),
-            }
-        }
+        add_class(&mut b, &sel, c, policy);
     }
     b
+}
+
+/// `mode.ferrocni.dev`: may only weaken the node's mode.
+fn apply_mode(b: &mut Built, m: &Applied, node_mode: Mode) {
+    match (m.value.trim(), node_mode) {
+        ("dry-run", _) => b.mode = Some(Mode::DryRun),
+        ("enforce", Mode::Enforce) => {}
+        ("enforce", Mode::DryRun) => b.notes.push(format!(
+            "mode.{DOMAIN}=enforce ignored: a pod cannot strengthen the node's dry-run mode"
+        )),
+        (v, _) => b.problems.push(format!(
+            "annotation {}={v:?}: expected enforce or dry-run",
+            m.key
+        )),
+    }
+}
+
+/// Adds a class's knobs that no annotation or earlier class set.
+fn add_class(b: &mut Built, sel: &Selection, c: &Applied, policy: &Policy) {
+    let Some(knobs) = policy.classes.get(c.value.trim()) else {
+        b.problems.push(format!(
+            "annotation {}={:?}: {}",
+            c.key,
+            c.value,
+            unknown_class(c.value.trim(), policy)
+        ));
+        return;
+    };
+    for (knob, raw) in knobs {
+        if sel.knobs.contains_key(knob) || b.requests.iter().any(|r| r.knob == *knob) {
+            continue;
+        }
+        let source = Source::Class {
+            class: c.value.trim().into(),
+            via: c.key.clone(),
+            raw: raw.clone(),
+        };
+        match knob.parse(raw) {
+            Ok(value) => b.requests.push(Request {
+                knob: *knob,
+                value,
+                source,
+            }),
+            Err(e) => b.problems.push(format!("{}: {e}", source.describe(*knob))),
+        }
+    }
 }
 
 #[cfg(test)]

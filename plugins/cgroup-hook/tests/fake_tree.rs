@@ -269,14 +269,13 @@ fn symlinked_cgroup_and_hybrid_hosts_are_refused() {
 }
 
 #[test]
-fn validate_hooks_config_and_report() {
+fn validate_annotation_files() {
     let t = Tree::new();
     fs::write(
         t.p("ann.txt"),
         "# pod annotations\nmemory.max.ferrocni.dev/web=1Gi\nclass.ferrocni.dev/POD=debug\n",
     )
     .unwrap();
-    let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let (code, out) = run(
         t.t.path(),
         &args(&["validate", "--policy", "policy.json", "--file", "ann.txt"]),
@@ -301,6 +300,15 @@ fn validate_hooks_config_and_report() {
         "",
     );
     assert_eq!((code, out.lines().count()), (1, 2), "{out}");
+}
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn hooks_config_and_usage_errors() {
+    let t = Tree::new();
     let (code, out) = run(
         t.t.path(),
         &args(&[
@@ -325,6 +333,13 @@ fn validate_hooks_config_and_report() {
     );
     assert_eq!(code, 0);
     assert!(out.contains("\"createRuntime\""), "{out}");
+    let (code, _) = run(t.t.path(), &args(&["frobnicate", "--bogus"]), "");
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn report_by_path_pid_and_id() {
+    let t = Tree::new();
     fs::write(t.cg().join("memory.current"), "4096\n").unwrap();
     let (code, out) = run(
         t.t.path(),
@@ -354,6 +369,4 @@ fn validate_hooks_config_and_report() {
         "",
     );
     assert_eq!((code, out.lines().count()), (1, 1), "{out}");
-    let (code, _) = run(t.t.path(), &args(&["frobnicate", "--bogus"]), "");
-    assert_eq!(code, 2);
 }
