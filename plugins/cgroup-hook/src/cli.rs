@@ -212,8 +212,9 @@ fn validate(a: &Args) -> Result<i32> {
             })
             .collect(),
     };
-    targets.push(None);
+    targets.sort();
     targets.dedup();
+    targets.push(None);
     let mut problems: Vec<String> = Vec::new();
     let mut report = String::new();
     for t in &targets {
