@@ -109,20 +109,36 @@ pub(crate) fn parse(text: &str, table: &str) -> SaveTable {
     t
 }
 
-/// `iptables-save -t nat` for one family (one read).
-pub(crate) fn save_nat(flavor: Flavor, family: Family) -> Result<SaveTable> {
-    let text = read(&[&flavor.save(family), "-t", "nat"])?;
-    Ok(parse(&text, "nat"))
+/// `iptables-save -t <table>` for one family (one read).
+pub(crate) fn save_table(flavor: Flavor, family: Family, table: &str) -> Result<SaveTable> {
+    let text = read(&[&flavor.save(family), "-t", table])?;
+    Ok(parse(&text, table))
 }
 
-/// Runs one `iptables-restore --noflush -w` with a `*nat` batch.
-pub(crate) fn restore_nat(flavor: Flavor, family: Family, body: &Batch) -> Result<()> {
+/// `iptables-save -t nat` for one family (one read).
+pub(crate) fn save_nat(flavor: Flavor, family: Family) -> Result<SaveTable> {
+    save_table(flavor, family, "nat")
+}
+
+/// Runs one `iptables-restore --noflush -w` with a `*<table>` batch
+/// (nothing when the body is empty).
+pub(crate) fn restore_table(
+    flavor: Flavor,
+    family: Family,
+    table: &str,
+    body: &Batch,
+) -> Result<()> {
     if body.is_empty() {
         return Ok(());
     }
     let mut b = Batch::new();
-    b.line("*nat").extend(body).line("COMMIT");
+    b.line(format!("*{table}")).extend(body).line("COMMIT");
     b.run(&[&flavor.restore(family), "--noflush", "-w"])
+}
+
+/// [`restore_table`] for `nat`.
+pub(crate) fn restore_nat(flavor: Flavor, family: Family, body: &Batch) -> Result<()> {
+    restore_table(flavor, family, "nat", body)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod backend;
 mod error;
 mod exec;
 mod family;
+mod filter;
 mod ipt_masq;
 mod ipt_portmap;
 mod ipt_save;
@@ -31,6 +32,7 @@ pub use backend::{Backend, Flavor, detect_backend, detect_iptables_flavor, probe
 pub use error::{Error, Result};
 pub use exec::{Batch, spawn_count};
 pub use family::Family;
+pub use filter::{DEFAULT_ADMIN_CHAIN, filter_add, filter_check, filter_del};
 pub use masq::{masq_add, masq_check, masq_del, masq_gc};
 pub use names::{
     dnat_comment, ipmasq_chain, nft_ident, portmap_dn_chain, reference_comment, validate_token,
