@@ -1,1 +1,5 @@
-fn main() {}
+//! The `host-local` binary.
+
+fn main() {
+    cni::skel::run(&host_local::HostLocal)
+}

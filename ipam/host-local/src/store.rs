@@ -1,0 +1,221 @@
+//! The reference's on-disk store, byte for byte: `<dataDir>/<name>/` holds one
+//! file per reserved address named by the address, containing
+//! `containerID\r\nifname` (very old versions: the id alone), the
+//! `last_reserved_ip.<set>` round-robin cursors, and the `lock` file that every
+//! writer (ours and the reference's) holds with flock.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{HostLocalError, Result};
+
+/// SPEC (reference disk backend): line break between id and ifname.
+pub const LINE_BREAK: &str = "\r\n";
+const LAST_IP_PREFIX: &str = "last_reserved_ip.";
+
+/// Who holds a reservation. `ifname` is empty for id-only (legacy) files.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub id: String,
+    pub ifname: String,
+}
+
+impl Key {
+    pub fn new(id: &str, ifname: &str) -> Key {
+        Key {
+            id: id.trim().to_string(),
+            ifname: ifname.to_string(),
+        }
+    }
+
+    /// The file content the reference writes (and matches after trimming).
+    pub fn content(&self) -> String {
+        format!("{}{LINE_BREAK}{}", self.id, self.ifname)
+    }
+
+    /// The id-only key of old reservations for the same container.
+    pub fn legacy(&self) -> Key {
+        Key::new(&self.id, "")
+    }
+}
+
+/// The owner recorded in a reservation file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Key(Key),
+    /// Empty or unparseable content: held, but by nobody we can name.
+    Corrupt,
+}
+
+/// Parses a reservation file's content the way the reference matches it.
+pub fn parse_owner(content: &str) -> Owner {
+    let t = content.trim();
+    let ok = |s: &str| !s.is_empty() && !s.chars().any(char::is_whitespace);
+    match t.split_once(LINE_BREAK) {
+        Some((id, ifname)) if ok(id) && ok(ifname) => Owner::Key(Key::new(id, ifname)),
+        None if ok(t) => Owner::Key(Key::new(t, "")),
+        _ => Owner::Corrupt,
+    }
+}
+
+/// The locked network directory. The flock is released on drop.
+#[derive(Debug)]
+pub struct NetDir {
+    pub dir: PathBuf,
+    _lock: File,
+}
+
+impl NetDir {
+    /// Creates `dir` (0755) if needed and takes the exclusive lock on `dir/lock`.
+    pub fn open(dir: &Path) -> Result<NetDir> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .map_err(|e| HostLocalError::storage(dir, "create directory", e))?;
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(&lock_path)
+            .map_err(|e| HostLocalError::storage(&lock_path, "open lock file", e))?;
+        lock.lock()
+            .map_err(|e| HostLocalError::storage(&lock_path, "flock", e))?;
+        Ok(NetDir {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The reservation file of `ip` (the reference's `ip.String()` spelling).
+    pub fn ip_path(&self, ip: IpAddr) -> PathBuf {
+        self.dir.join(ip.to_string())
+    }
+
+    /// Atomically creates the reservation of `ip` as a hard link to `tmp`
+    /// (which already holds the owner's content). `false` when taken.
+    pub fn reserve(&self, ip: IpAddr, tmp: &Path) -> Result<bool> {
+        let p = self.ip_path(ip);
+        match fs::hard_link(tmp, &p) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(HostLocalError::storage(p, "create reservation", e)),
+        }
+    }
+
+    /// The owner of `ip`, `None` when the address is free.
+    pub fn owner(&self, ip: IpAddr) -> Result<Option<Owner>> {
+        let p = self.ip_path(ip);
+        match fs::read(&p) {
+            Ok(b) => Ok(Some(parse_owner(&String::from_utf8_lossy(&b)))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostLocalError::storage(p, "read reservation", e)),
+        }
+    }
+
+    /// Removes the reservation of `ip` (absent is fine).
+    pub fn remove(&self, ip: IpAddr) -> Result<()> {
+        let p = self.ip_path(ip);
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                Err(HostLocalError::storage(p, "remove reservation", e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The round-robin cursor of range set `set` (unreadable means none).
+    pub fn last_reserved(&self, set: usize) -> Option<IpAddr> {
+        let s = fs::read_to_string(self.dir.join(format!("{LAST_IP_PREFIX}{set}"))).ok()?;
+        s.trim().parse().ok()
+    }
+
+    /// SPEC (reference): `last_reserved_ip.<set>` holds the address text.
+    pub fn set_last_reserved(&self, set: usize, ip: IpAddr) -> Result<()> {
+        let p = self.dir.join(format!("{LAST_IP_PREFIX}{set}"));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&p)
+            .map_err(|e| HostLocalError::storage(&p, "write", e))?;
+        f.write_all(ip.to_string().as_bytes())
+            .map_err(|e| HostLocalError::storage(&p, "write", e))
+    }
+
+    /// Every reservation (names that parse as addresses), content unread.
+    pub fn list_ips(&self) -> Result<Vec<IpAddr>> {
+        let rd = fs::read_dir(&self.dir)
+            .map_err(|e| HostLocalError::storage(&self.dir, "read directory", e))?;
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry =
+                entry.map_err(|e| HostLocalError::storage(&self.dir, "read directory", e))?;
+            if let Some(ip) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+                out.push(ip);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every reservation with its owner: the full scan (rebuild, GC only).
+    pub fn scan(&self) -> Result<Vec<(IpAddr, Owner)>> {
+        let mut out = Vec::new();
+        for ip in self.list_ips()? {
+            if let Some(o) = self.owner(ip)? {
+                out.push((ip, o));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Writes `content` to a fresh file at `path` (replacing any leftover, and
+/// never writing through an existing hard link).
+pub fn write_fresh(path: &Path, content: &str) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            return Err(HostLocalError::storage(path, "remove temporary file", e));
+        }
+        _ => {}
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(|e| HostLocalError::storage(path, "create", e))?;
+    f.write_all(content.as_bytes())
+        .map_err(|e| HostLocalError::storage(path, "write", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_owners_like_the_reference_matches_them() {
+        let k = |i: &str, f: &str| Owner::Key(Key::new(i, f));
+        assert_eq!(parse_owner("abc\r\neth0"), k("abc", "eth0"));
+        assert_eq!(parse_owner("abc\r\neth0\n"), k("abc", "eth0"));
+        assert_eq!(parse_owner("  abc  "), k("abc", ""));
+        assert_eq!(parse_owner(""), Owner::Corrupt);
+        assert_eq!(parse_owner("a b"), Owner::Corrupt);
+        assert_eq!(parse_owner("a\r\n"), k("a", ""));
+        assert_eq!(parse_owner("a\r\nb\r\nc"), Owner::Corrupt);
+    }
+
+    #[test]
+    fn content_round_trips() {
+        let key = Key::new("c1", "eth0");
+        assert_eq!(key.content(), "c1\r\neth0");
+        assert_eq!(parse_owner(&key.content()), Owner::Key(key));
+    }
+}
