@@ -101,11 +101,32 @@ pub fn read(file: &Path) -> Result<Option<Entry>, CliError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(cache_err(file, e)),
     };
-    let entry: Entry = serde_json::from_slice(&bytes).map_err(|e| cache_err(file, e))?;
-    if entry.kind != KIND {
-        return Err(cache_err(file, format!("wrong kind {:?}", entry.kind)));
+    match serde_json::from_slice::<Entry>(&bytes) {
+        Ok(entry) if entry.kind == KIND => Ok(Some(entry)),
+        Ok(entry) => Err(cache_err(file, format!("wrong kind {:?}", entry.kind))),
+        Err(e) => legacy(&bytes).map(Some).ok_or_else(|| cache_err(file, e)),
     }
-    Ok(Some(entry))
+}
+
+/// libcni's pre-`cniCacheV1` format: the file is the bare result. Returned
+/// as an entry with an empty `kind` and only `result` set.
+fn legacy(bytes: &[u8]) -> Option<Entry> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    let obj = v.as_object()?;
+    if obj.contains_key("kind") || !obj.contains_key("cniVersion") {
+        return None;
+    }
+    Some(Entry {
+        kind: String::new(),
+        container_id: String::new(),
+        config: Vec::new(),
+        if_name: String::new(),
+        network_name: String::new(),
+        netns: String::new(),
+        cni_args: Vec::new(),
+        capability_args: Map::new(),
+        result: Some(v),
+    })
 }
 
 /// Removes an entry; a missing one is fine.
@@ -272,6 +293,21 @@ mod tests {
         std::fs::write(dir.join("results/junk"), "nope").unwrap();
         assert_eq!(list(&dir, "n").unwrap(), vec![entry()]);
         assert!(list(&dir, "other").unwrap().is_empty());
+        std::fs::write(&file, r#"{"cniVersion":"0.4.0","ips":[]}"#).unwrap();
+        let old = read(&file).unwrap().unwrap();
+        assert_eq!(
+            (
+                old.kind.as_str(),
+                old.result.unwrap()["cniVersion"].as_str()
+            ),
+            ("", Some("0.4.0"))
+        );
+        assert!(
+            list(&dir, "n").unwrap().is_empty(),
+            "legacy entries are not attachments"
+        );
+        std::fs::write(&file, r#"{"kind":"cniCacheV9"}"#).unwrap();
+        assert!(read(&file).is_err());
         remove(&file).unwrap();
         remove(&file).unwrap();
         assert_eq!(read(&file).unwrap(), None);

@@ -81,7 +81,7 @@ pub fn add(ctx: &Ctx, list: &NetList, rt: &RuntimeConf) -> Result<Value, CliErro
 }
 
 /// The cached result converted to the list's version; `None` when there is
-/// no entry. For DEL and CHECK, absent `CNI_ARGS` / `CAP_ARGS` are taken from
+/// no entry. libcni's older format (the bare result) is read too. For DEL and CHECK, absent `CNI_ARGS` / `CAP_ARGS` are taken from
 /// the entry (what libcni's `GetNetworkListCachedConfig` offers runtimes).
 fn cached(
     ctx: &Ctx,
@@ -93,10 +93,11 @@ fn cached(
     let Some(entry) = cache::read(&file)? else {
         return Ok(None);
     };
-    if !given.args {
+    let current = entry.kind == cache::KIND;
+    if current && !given.args {
         rt.args = entry.cni_args.clone();
     }
-    if !given.cap_args {
+    if current && !given.cap_args {
         rt.cap_args = entry.capability_args.clone();
     }
     let Some(raw) = entry.result else {

@@ -344,3 +344,19 @@ fn netconf_flag_uses_the_file_directly() {
     let wrong = lab.run(&["--netconf", &file, "del", "other", NS], &[]);
     assert_eq!(wrong.code, 1, "{wrong:?}");
 }
+
+#[test]
+fn a_legacy_cache_file_still_gives_prev_result() {
+    let lab = two_plugin_lab("1.0.0");
+    let file = lab.cache_file("rec", &cid(), "eth0");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, r1().to_string()).unwrap();
+    lab.run(&["del", "rec", NS], &[]).ok();
+    let calls = lab.calls();
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert_eq!(c.stdin["prevResult"]["ips"][0]["address"], "10.1.0.5/24");
+        assert_eq!(c.stdin["prevResult"]["cniVersion"], "1.0.0");
+    }
+    assert!(!file.exists());
+}
