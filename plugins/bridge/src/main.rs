@@ -1,1 +1,5 @@
-fn main() {}
+//! The `bridge` binary: the CNI skeleton around [`bridge::Bridge`].
+
+fn main() {
+    cni::skel::run(&bridge::Bridge)
+}

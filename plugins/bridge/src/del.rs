@@ -1,0 +1,92 @@
+//! DEL: best effort and idempotent. Removes the container interface (which
+//! removes the host end), releases the IPAM reservation, and removes the
+//! masquerade and spoof-check rules **by container id**, so it also works
+//! with an empty or stale `CNI_NETNS`, without `prevResult`, and when the
+//! link is already gone (the reference leaks its iptables chains then).
+//!
+//! The three parts are independent, so they run concurrently: the kernel
+//! spends tens of milliseconds unregistering a veth, during which the IPAM
+//! and firewall processes finish.
+
+use cni::{CniError, Command, Request};
+use netkit::{LinkKind, Netlink, NetnsFile};
+
+use crate::config::{self, BridgeConf};
+use crate::error::{BridgeError, Result};
+use crate::{masq, spoofchk};
+
+/// Deletes `ifname` in the pod netns if it is a veth; `Ok` when the netns
+/// or the link is gone.
+fn delete_link(req: &Request) -> Result<()> {
+    let Some(path) = req.netns() else {
+        return Ok(());
+    };
+    let ns = match NetnsFile::open(path) {
+        Ok(ns) => ns,
+        Err(netkit::Error::NetnsNotFound { .. }) => return Ok(()),
+        Err(e) => return Err(BridgeError::kernel("open CNI_NETNS", e)),
+    };
+    let ifname = &req.env.ifname;
+    let mut pod =
+        Netlink::open_in(&ns).map_err(|e| BridgeError::kernel("open netlink in CNI_NETNS", e))?;
+    let Some(link) = pod
+        .find_link(ifname)
+        .map_err(|e| BridgeError::kernel(format!("find {ifname}"), e))?
+    else {
+        return Ok(());
+    };
+    if link.kind != Some(LinkKind::Veth) {
+        // Not ours: never delete someone else's interface.
+        cni::skel::log(&format!("DEL: {ifname} is not a veth; left in place"));
+        return Ok(());
+    }
+    pod.delete_link(link.index)
+        .map(drop)
+        .map_err(|e| BridgeError::kernel(format!("delete {ifname}"), e))
+}
+
+fn firewall(cfg: &BridgeConf, req: &Request) -> Result<()> {
+    let (cid, ifname) = (&req.env.container_id, &req.env.ifname);
+    let spoof = if cfg.macspoofchk {
+        spoofchk::del(cid, ifname)
+    } else {
+        Ok(())
+    };
+    let masq = if cfg.ip_masq && cfg.layer3 {
+        masq::del(cfg, cid, ifname)
+    } else {
+        Ok(())
+    };
+    spoof.and(masq)
+}
+
+/// The DEL entry point.
+pub fn del(req: &Request) -> std::result::Result<(), CniError> {
+    let cfg = config::load(req)?;
+    let (link, ipam, fw) = std::thread::scope(|s| {
+        let ipam = s.spawn(|| req.ipam_run(Command::Del));
+        let fw = s.spawn(|| firewall(&cfg, req));
+        let link = delete_link(req);
+        (link, ipam.join(), fw.join())
+    });
+    let mut errors: Vec<CniError> = Vec::new();
+    let panicked = |what: &str| CniError::internal(format!("{what} thread panicked"));
+    match ipam {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => errors.push(e),
+        Err(_) => errors.push(panicked("IPAM")),
+    }
+    if let Err(e) = link {
+        errors.push(e.into());
+    }
+    match fw {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => errors.push(e.into()),
+        Err(_) => errors.push(panicked("firewall")),
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(BridgeError::Many(errors).into()),
+    }
+}
