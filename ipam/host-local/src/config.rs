@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use cni::{CniError, Request, Route};
+use cni::{CniArgs, CniError, NetConf, Route};
 use ipnet::IpNet;
 use serde_json::{Map, Value};
 
@@ -139,17 +139,17 @@ fn requested_list(v: Option<&Value>, from: &str) -> Result<Vec<IpAddr>> {
 }
 
 /// Requested IPs: `CNI_ARGS IP=` (comma-separated), `args.cni.ips`, `runtimeConfig.ips`.
-fn requested_ips(req: &Request) -> Result<Vec<IpAddr>> {
-    req.env.args.check_known(&["IP"])?;
+fn requested_ips(conf: &NetConf, args: &CniArgs) -> Result<Vec<IpAddr>> {
+    args.check_known(&["IP"])?;
     let mut out = Vec::new();
-    if let Some(list) = req.env.args.get("IP") {
+    if let Some(list) = args.get("IP") {
         for item in list.split(',').filter(|s| !s.trim().is_empty()) {
             out.push(parse_requested(item, "CNI_ARGS IP")?);
         }
     }
-    out.extend(requested_list(req.conf.args_cni("ips"), "args.cni.ips")?);
+    out.extend(requested_list(conf.args_cni("ips"), "args.cni.ips")?);
     out.extend(requested_list(
-        req.conf.runtime_config.get("ips"),
+        conf.runtime_config.get("ips"),
         "runtimeConfig.ips",
     )?);
     Ok(out)
@@ -157,16 +157,15 @@ fn requested_ips(req: &Request) -> Result<Vec<IpAddr>> {
 
 impl IpamConfig {
     /// Loads and fully validates the configuration of `req`.
-    pub fn load(req: &Request) -> Result<IpamConfig> {
-        let ipam = req
-            .conf
+    pub fn load(conf: &NetConf, args: &CniArgs) -> Result<IpamConfig> {
+        let ipam = conf
             .ipam
             .as_ref()
             .ok_or_else(|| HostLocalError::Config("IPAM config missing 'ipam' key".into()))?;
         let ipam = lower_keys(&Value::Object(ipam.clone()));
-        let mut cfg = Self::load_lenient_from(req, &ipam)?;
+        let mut cfg = Self::load_lenient_from(conf, &ipam)?;
         let mut specs = range_sets(
-            req.conf.runtime_config.get("ipRanges"),
+            conf.runtime_config.get("ipRanges"),
             "runtimeConfig.ipRanges",
         )?;
         let legacy = range_spec(&ipam, "ipam")?;
@@ -177,18 +176,18 @@ impl IpamConfig {
         cfg.ranges = validate_sets(&specs)?;
         cfg.routes = routes(ipam.get("routes"))?;
         cfg.resolv_conf = opt_str(&ipam, "resolvconf", "ipam")?.map(PathBuf::from);
-        cfg.requested = requested_ips(req)?;
+        cfg.requested = requested_ips(conf, args)?;
         Ok(cfg)
     }
 
     /// DEL and GC only need the name and the data directory; a config whose
     /// ranges no longer validate must still release what it holds.
-    pub fn load_lenient(req: &Request) -> Result<IpamConfig> {
-        let ipam = req.conf.ipam.clone().unwrap_or_default();
-        Self::load_lenient_from(req, &lower_keys(&Value::Object(ipam)))
+    pub fn load_lenient(conf: &NetConf) -> Result<IpamConfig> {
+        let ipam = conf.ipam.clone().unwrap_or_default();
+        Self::load_lenient_from(conf, &lower_keys(&Value::Object(ipam)))
     }
 
-    fn load_lenient_from(req: &Request, ipam: &Value) -> Result<IpamConfig> {
+    fn load_lenient_from(conf: &NetConf, ipam: &Value) -> Result<IpamConfig> {
         let data_dir = opt_str(ipam, "datadir", "ipam")?.unwrap_or(DEFAULT_DATA_DIR);
         let reclaim = match ipam.get("reclaimafterreboot") {
             None | Some(Value::Null) => false,
@@ -201,7 +200,7 @@ impl IpamConfig {
             }
         };
         Ok(IpamConfig {
-            name: req.conf.name.clone(),
+            name: conf.name.clone(),
             data_dir: PathBuf::from(data_dir),
             ranges: Vec::new(),
             routes: Vec::new(),
@@ -251,3 +250,7 @@ fn routes(v: Option<&Value>) -> Result<Vec<Route>> {
         })?),
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -46,7 +46,7 @@ fn release_marker(nd: &NetDir, idx: &mut Index<'_>, m: &Marker) -> Result<()> {
 /// back (retry-safe, pain point 14); other sets get the requested address or
 /// the next free one after the set's last reservation.
 pub fn add(req: &Request) -> Result<CniResult> {
-    let cfg = IpamConfig::load(req)?;
+    let cfg = IpamConfig::load(&req.conf, &req.env.args)?;
     let dns = match &cfg.resolv_conf {
         Some(p) => dns::parse_resolv_conf(p)?,
         None => Dns::default(),
@@ -197,7 +197,7 @@ fn reserve_next(
 /// SPEC: DEL releases by (container id, ifname), falling back to id-only
 /// files like the reference; idempotent; needs no netns and no prevResult.
 pub fn del(req: &Request) -> Result<()> {
-    let cfg = IpamConfig::load_lenient(req)?;
+    let cfg = IpamConfig::load_lenient(&req.conf)?;
     let dir = cfg.net_dir();
     if !dir.is_dir() {
         return Ok(());
@@ -218,7 +218,7 @@ pub fn del(req: &Request) -> Result<()> {
 
 /// SPEC: CHECK verifies that the attachment holds a reservation.
 pub fn check(req: &Request) -> Result<()> {
-    let cfg = IpamConfig::load(req)?;
+    let cfg = IpamConfig::load(&req.conf, &req.env.args)?;
     let nd = NetDir::open(&cfg.net_dir())?;
     let mut idx = open_index(&cfg, &nd)?;
     let key = key_of(req);
@@ -235,7 +235,7 @@ pub fn check(req: &Request) -> Result<()> {
 /// A request without `cni.dev/valid-attachments` (or `cni.dev/attachments`)
 /// names no valid attachment: everything is released, as libcni intends.
 pub fn gc(req: &Request) -> Result<()> {
-    let cfg = IpamConfig::load_lenient(req)?;
+    let cfg = IpamConfig::load_lenient(&req.conf)?;
     let dir = cfg.net_dir();
     if !dir.is_dir() {
         return Ok(());
@@ -272,7 +272,7 @@ pub fn gc(req: &Request) -> Result<()> {
 /// SPEC (1.1): STATUS is code 50 when the data directory is unusable or a
 /// range set has no free address.
 pub fn status(req: &Request) -> Result<()> {
-    let cfg = IpamConfig::load(req)?;
+    let cfg = IpamConfig::load(&req.conf, &req.env.args)?;
     let dir = cfg.net_dir();
     let unavailable = |e: HostLocalError| HostLocalError::Unavailable(e.to_string());
     let nd = NetDir::open(&dir).map_err(unavailable)?;

@@ -285,3 +285,7 @@ impl Iterator for RangeIter<'_> {
         None
     }
 }
+
+#[cfg(test)]
+#[path = "range_tests.rs"]
+mod tests;
