@@ -86,6 +86,7 @@ pub fn locate_pid(opts: &Opts, pid: i32) -> std::result::Result<(PathBuf, PathBu
                 root: "/".into(),
                 point: r.clone(),
                 fstype: "cgroup2".into(),
+                options: String::new(),
             },
             false,
         ),

@@ -11,6 +11,8 @@ pub struct Mount {
     pub root: String,
     pub point: PathBuf,
     pub fstype: String,
+    /// Superblock options (for v1: the controllers, or `name=...`).
+    pub options: String,
 }
 
 fn unescape(s: &str) -> String {
@@ -41,19 +43,30 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
             let f: Vec<&str> = pre.split(' ').collect();
-            let fstype = post.split(' ').next()?;
+            let post: Vec<&str> = post.split(' ').collect();
             Some(Mount {
                 root: unescape(f.get(3)?),
                 point: PathBuf::from(unescape(f.get(4)?)),
-                fstype: fstype.to_string(),
+                fstype: post.first()?.to_string(),
+                options: post.get(2).unwrap_or(&"").to_string(),
             })
         })
         .collect()
 }
 
-/// The unified hierarchy, or why there is none.
+/// v1 controllers that, when mounted, are unavailable to cgroup2.
+const V1_CONTROLLERS: [&str; 8] = [
+    "cpu", "cpuacct", "cpuset", "memory", "blkio", "io", "pids", "hugetlb",
+];
+
+/// The unified hierarchy, or why there is none. A v1 mount counts only if
+/// it binds a controller (a named `name=systemd` hierarchy does not).
 pub fn find_unified(mounts: &[Mount]) -> Result<Mount, String> {
-    let v1: Vec<&Mount> = mounts.iter().filter(|m| m.fstype == "cgroup").collect();
+    let binds = |m: &Mount| m.options.split(',').any(|o| V1_CONTROLLERS.contains(&o));
+    let v1: Vec<&Mount> = mounts
+        .iter()
+        .filter(|m| m.fstype == "cgroup" && binds(m))
+        .collect();
     let v2 = mounts.iter().find(|m| m.fstype == "cgroup2");
     match (v2, v1.first()) {
         (Some(m), None) => Ok(m.clone()),

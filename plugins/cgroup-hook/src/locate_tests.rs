@@ -24,6 +24,11 @@ fn finds_unified_mount() {
     let e = find_unified(&parse_mountinfo(HYBRID.lines().last().unwrap())).unwrap_err();
     assert!(e.contains("v1 only"), "{e}");
     assert!(find_unified(&[]).unwrap_err().contains("no cgroup2"));
+    // a named v1 hierarchy (no controllers) next to cgroup2 is still unified
+    let named = format!(
+        "{UNIFIED}40 25 0:40 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+    );
+    assert!(find_unified(&parse_mountinfo(&named)).is_ok());
 }
 
 #[test]
@@ -45,6 +50,7 @@ fn proc_cgroup_lines() {
         root: "/".into(),
         point: "/sys/fs/cgroup".into(),
         fstype: "cgroup2".into(),
+        options: String::new(),
     };
     assert_eq!(relative_to_mount(&m, "/a/b"), Some(PathBuf::from("a/b")));
     assert_eq!(relative_to_mount(&m, "/"), Some(PathBuf::from("")));
