@@ -26,9 +26,15 @@ fn reference_allocation_is_released_by_ours() {
     let conf = dual(dir.path());
     let ips = ips_of(&add(REF, "ref-1", &ns.path(), &conf));
     assert_eq!(reservations(dir.path()).len(), 2);
-    assert!(check(OURS, "ref-1", &ns.path(), &conf).success(), "ours sees the reference's reservation");
+    assert!(
+        check(OURS, "ref-1", &ns.path(), &conf).success(),
+        "ours sees the reference's reservation"
+    );
     let again = ips_of(&add(OURS, "ref-1", &ns.path(), &conf));
-    assert_eq!(again, ips, "ADD retried with ours returns the reference's addresses");
+    assert_eq!(
+        again, ips,
+        "ADD retried with ours returns the reference's addresses"
+    );
     assert!(del(OURS, "ref-1", &conf).success());
     assert!(reservations(dir.path()).is_empty());
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
@@ -45,7 +51,10 @@ fn our_allocation_is_released_by_the_reference() {
     let c = check(REF, "ours-1", &ns.path(), &conf);
     assert!(c.success(), "reference CHECK sees ours: {}", c.stdout);
     let dup = add(REF, "ours-1", &ns.path(), &conf);
-    assert!(!dup.success(), "the reference sees our reservation as a duplicate");
+    assert!(
+        !dup.success(),
+        "the reference sees our reservation as a duplicate"
+    );
     assert!(del(REF, "ours-1", &conf).success());
     let left = reservations(dir.path());
     assert_eq!(left.len(), 2, "only ours-2 remains: {left:?}");
@@ -65,13 +74,19 @@ fn alternating_binaries_never_share_an_address() {
     need_ref!();
     let ns = TestNetns::new("hli");
     let dir = tmpdir();
-    let conf = conf(dir.path(), serde_json::json!([[{"subnet": "10.20.0.0/28"}]]));
+    let conf = conf(
+        dir.path(),
+        serde_json::json!([[{"subnet": "10.20.0.0/28"}]]),
+    );
     let mut seen = HashSet::new();
     // 13 usable addresses: .2 … .14; fill them alternating binaries.
     for i in 0..13 {
         let bin = if i % 2 == 0 { OURS } else { REF };
         let ip = ips_of(&add(bin, &format!("c{i}"), &ns.path(), &conf)).remove(0);
-        assert!(seen.insert(ip.clone()), "{ip} handed out twice (call {i} by {bin})");
+        assert!(
+            seen.insert(ip.clone()),
+            "{ip} handed out twice (call {i} by {bin})"
+        );
     }
     for bin in [OURS, REF] {
         let full = add(bin, "one-too-many", &ns.path(), &conf);
@@ -91,7 +106,10 @@ fn round_robin_cursor_is_shared() {
     need_ref!();
     let ns = TestNetns::new("hli");
     let dir = tmpdir();
-    let conf = conf(dir.path(), serde_json::json!([[{"subnet": "10.21.0.0/24"}]]));
+    let conf = conf(
+        dir.path(),
+        serde_json::json!([[{"subnet": "10.21.0.0/24"}]]),
+    );
     assert_eq!(ips_of(&add(REF, "a", &ns.path(), &conf)), ["10.21.0.2"]);
     assert_eq!(ips_of(&add(OURS, "b", &ns.path(), &conf)), ["10.21.0.3"]);
     assert!(del(OURS, "a", &conf).success());
@@ -147,8 +165,13 @@ fn same_results_as_the_reference_for_every_version() {
     for v in ["0.3.0", "0.3.1", "0.4.0", "1.0.0"] {
         let (d1, d2) = (tmpdir(), tmpdir());
         let mk = |d: &std::path::Path| {
-            let mut c = conf_v(d, v, serde_json::json!([[{"subnet": "10.30.0.0/24"}], [{"subnet": "fd30::/64"}]]));
-            c["ipam"]["routes"] = serde_json::json!([{"dst": "0.0.0.0/0"}, {"dst": "::/0", "gw": "fd30::1"}]);
+            let mut c = conf_v(
+                d,
+                v,
+                serde_json::json!([[{"subnet": "10.30.0.0/24"}], [{"subnet": "fd30::/64"}]]),
+            );
+            c["ipam"]["routes"] =
+                serde_json::json!([{"dst": "0.0.0.0/0"}, {"dst": "::/0", "gw": "fd30::1"}]);
             c
         };
         let a = add(OURS, "x", &ns.path(), &mk(d1.path())).json();

@@ -31,7 +31,10 @@ pub fn conf(dir: &Path, ranges: Value) -> Value {
 
 /// A dual-stack /24 + /64.
 pub fn dual(dir: &Path) -> Value {
-    conf(dir, json!([[{"subnet": "10.10.0.0/24"}], [{"subnet": "fd10::/64"}]]))
+    conf(
+        dir,
+        json!([[{"subnet": "10.10.0.0/24"}], [{"subnet": "fd10::/64"}]]),
+    )
 }
 
 /// `<dataDir>/testnet`.
@@ -47,7 +50,10 @@ pub fn add(bin: &str, id: &str, netns: &Path, conf: &Value) -> CniOutput {
 }
 
 pub fn del(bin: &str, id: &str, conf: &Value) -> CniOutput {
-    CniCall::new(bin, "DEL").pod(id, "", "eth0").config(conf).run()
+    CniCall::new(bin, "DEL")
+        .pod(id, "", "eth0")
+        .config(conf)
+        .run()
 }
 
 pub fn check(bin: &str, id: &str, netns: &Path, conf: &Value) -> CniOutput {
@@ -69,7 +75,15 @@ pub fn ips_of(out: &CniOutput) -> Vec<String> {
         .as_array()
         .expect("ips")
         .iter()
-        .map(|i| i["address"].as_str().unwrap().split('/').next().unwrap().to_string())
+        .map(|i| {
+            i["address"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -82,7 +96,10 @@ pub fn reservations(dir: &Path) -> BTreeMap<String, String> {
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.parse::<std::net::IpAddr>().is_ok() {
-            out.insert(name, std::fs::read_to_string(e.path()).unwrap());
+            out.insert(
+                name,
+                String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned(),
+            );
         }
     }
     out
@@ -113,5 +130,8 @@ pub fn leftovers(dir: &Path) -> Vec<String> {
 
 /// A fresh temporary data directory.
 pub fn tmpdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("hl-test-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("hl-test-")
+        .tempdir()
+        .unwrap()
 }
