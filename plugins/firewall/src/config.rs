@@ -142,6 +142,11 @@ fn validate(raw: Raw) -> Result<FwConf> {
         .enumerate()
         .map(|(i, a)| parse_allow(i, a))
         .collect::<Result<Vec<_>>>()?;
+    if backend == BackendChoice::Iptables && !allow.is_empty() {
+        return Err(FwError::Unsupported(
+            "allow rules need backend \"nftables\" (the reference iptables layout has none)".into(),
+        ));
+    }
     Ok(FwConf {
         backend,
         admin_chain,

@@ -56,6 +56,11 @@ fn bad_input_names_the_value() {
         (json!({"ingressPolicy": "closed"}), "\"closed\"", 7),
         (json!({"backend": "pf"}), "\"pf\"", 7),
         (json!({"backend": "firewalld"}), "firewalld", 2),
+        (
+            json!({"backend": "iptables", "allow": [{"from": "10.0.0.0/8"}]}),
+            "allow",
+            2,
+        ),
         (json!({"iptablesAdminChainName": "-X"}), "\"-X\"", 7),
         (json!({"iptablesAdminChainName": "a b"}), "\"a b\"", 7),
         (json!({"iptablesAdminChainName": "X".repeat(29)}), "XXXX", 7),
