@@ -1,0 +1,212 @@
+//! The verbs: what ADD, DEL, CHECK, GC and STATUS do, in order, against a
+//! [`Host`] (the real node, or a fake in tests).
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use cni::{CniResult, Request};
+use fwkit::Backend;
+use ipnet::IpNet;
+
+use crate::config::{Config, container_ips};
+use crate::error::PortmapError;
+use crate::host::{Host, RuleArgs, backend_from_name};
+use crate::mapping::Protocol;
+use crate::record::{Record, Store};
+
+fn store(cfg: &Config) -> Store {
+    Store::new(&cfg.record_dir)
+}
+
+/// ADD: rules, record, `route_localnet`, stale UDP conntrack; passes the
+/// previous result through (printed in the requested version by the skel).
+pub fn add(host: &dyn Host, req: &Request) -> Result<CniResult, PortmapError> {
+    let cfg = Config::parse(&req.conf)?;
+    // SPEC (reference): portmap only runs chained.
+    let prev = req
+        .conf
+        .prev_result
+        .clone()
+        .ok_or(PortmapError::NoPrevResult)?;
+    let ips = container_ips(&prev, &req.env.ifname);
+    if cfg.mappings.is_empty() || ips.is_empty() {
+        return Ok(prev);
+    }
+    let backend = host.resolve(cfg.backend)?;
+    let (net, cid, ifname) = (&cfg.network, &req.env.container_id, &req.env.ifname);
+    let st = store(&cfg);
+    let existed = st.read(net, cid, ifname).ok().flatten().is_some();
+    let rec = Record::new(net, cid, ifname, backend.name(), &ips, &cfg.mappings);
+    st.write(&rec)?;
+    if cfg.opts.snat
+        && let Some(IpNet::V4(v4)) = ips.iter().find(|i| i.addr().is_ipv4())
+        && let Err(e) = host.route_localnet(v4.addr())
+    {
+        undo_record(&st, &rec, existed);
+        return Err(e);
+    }
+    let args = RuleArgs {
+        network: net,
+        container_id: cid,
+        ips: &ips,
+        mappings: &cfg.mappings,
+        opts: &cfg.opts,
+        backend,
+    };
+    if let Err(e) = host.add_rules(&args) {
+        undo_record(&st, &rec, existed);
+        return Err(e);
+    }
+    let udp: Vec<u16> = cfg
+        .mappings
+        .iter()
+        .filter(|m| m.protocol == Protocol::Udp)
+        .map(|m| m.host_port)
+        .collect();
+    if !udp.is_empty() {
+        host.flush_udp_ports(&udp);
+    }
+    Ok(prev)
+}
+
+fn undo_record(st: &Store, rec: &Record, existed: bool) {
+    if !existed {
+        let _ = st.remove(&rec.network, &rec.container_id, &rec.ifname);
+    }
+}
+
+/// DEL: by container id. With a record: its backend, its addresses. Without
+/// one: the configured backend when mappings are given, plus the reference's
+/// iptables chain when one read-only look finds it. Idempotent.
+pub fn del(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
+    let cfg = Config::parse(&req.conf)?;
+    let (net, cid, ifname) = (&cfg.network, &req.env.container_id, &req.env.ifname);
+    let st = store(&cfg);
+    let record = match st.read(net, cid, ifname) {
+        Ok(r) => r,
+        Err(e) => {
+            cni::skel::log(&format!("ignoring unusable record: {e}"));
+            None
+        }
+    };
+    let mut backends: Vec<Backend> = Vec::new();
+    let mut addrs: Vec<IpAddr> = Vec::new();
+    if let Some(rec) = &record {
+        backends.extend(backend_from_name(&rec.backend));
+        addrs = rec.addrs();
+    } else if !cfg.mappings.is_empty() {
+        backends.push(host.resolve(cfg.backend)?);
+    }
+    if record.is_none()
+        && let Some(flavor) = host.reference_chain(net, cid)
+    {
+        backends.push(Backend::Iptables(flavor));
+    }
+    if addrs.is_empty()
+        && !backends.is_empty()
+        && let Some(prev) = &req.conf.prev_result
+    {
+        addrs = container_ips(prev, ifname)
+            .iter()
+            .map(IpNet::addr)
+            .collect();
+    }
+    let mut seen = HashSet::new();
+    for b in backends.into_iter().filter(|b| seen.insert(*b)) {
+        host.del_rules(net, cid, b)?;
+    }
+    if !addrs.is_empty() {
+        host.flush_addresses(&addrs);
+    }
+    st.remove(net, cid, ifname)
+}
+
+/// CHECK: the rules of exactly the families the pod has (from prevResult).
+pub fn check(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
+    let cfg = Config::parse(&req.conf)?;
+    let prev = req
+        .conf
+        .prev_result
+        .as_ref()
+        .ok_or(PortmapError::NoPrevResult)?;
+    let ips = container_ips(prev, &req.env.ifname);
+    if cfg.mappings.is_empty() || ips.is_empty() {
+        return Ok(());
+    }
+    let (net, cid, ifname) = (&cfg.network, &req.env.container_id, &req.env.ifname);
+    let rec = store(&cfg).read(net, cid, ifname)?;
+    let backend = match rec.as_ref().and_then(|r| backend_from_name(&r.backend)) {
+        Some(b) => b,
+        None => host.resolve(cfg.backend)?,
+    };
+    let args = RuleArgs {
+        network: net,
+        container_id: cid,
+        ips: &ips,
+        mappings: &cfg.mappings,
+        opts: &cfg.opts,
+        backend,
+    };
+    host.check_rules(&args).map_err(|e| match e {
+        PortmapError::Firewall(fwkit::Error::Missing(m)) => PortmapError::CheckFailed(m),
+        other => other,
+    })
+}
+
+/// GC: removes rules and records of every attachment of this network that
+/// is not in the valid list; goes on after errors and reports them all.
+pub fn gc(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
+    let cfg = Config::parse(&req.conf)?;
+    let valid = req.conf.valid_attachments.clone().unwrap_or_default();
+    let keep: HashSet<(&str, &str)> = valid
+        .iter()
+        .map(|a| (a.container_id.as_str(), a.ifname.as_str()))
+        .collect();
+    let valid_ids: Vec<&str> = valid.iter().map(|a| a.container_id.as_str()).collect();
+    let st = store(&cfg);
+    let (records, mut errs) = st.list(&cfg.network);
+    let mut backends: Vec<Backend> = Vec::new();
+    for rec in records {
+        let b = backend_from_name(&rec.backend);
+        backends.extend(b);
+        if keep.contains(&(rec.container_id.as_str(), rec.ifname.as_str())) {
+            continue;
+        }
+        if let Some(b) = b
+            && !valid_ids.contains(&rec.container_id.as_str())
+            && let Err(e) = host.del_rules(&cfg.network, &rec.container_id, b)
+        {
+            errs.push(e);
+            continue;
+        }
+        host.flush_addresses(&rec.addrs());
+        if let Err(e) = st.remove(&cfg.network, &rec.container_id, &rec.ifname) {
+            errs.push(e);
+        }
+    }
+    match host.resolve(cfg.backend) {
+        Ok(b) => backends.push(b),
+        Err(e) => errs.push(e),
+    }
+    let mut seen = HashSet::new();
+    for b in backends.into_iter().filter(|b| seen.insert(*b)) {
+        if let Err(e) = host.gc_rules(&cfg.network, &valid_ids, b) {
+            errs.push(e);
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(PortmapError::Many(errs))
+    }
+}
+
+/// STATUS: code 50 when the configured backend cannot be used.
+pub fn status(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
+    let cfg = Config::parse(&req.conf)?;
+    host.probe(cfg.backend)
+}
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;
