@@ -7,7 +7,7 @@
 //! gateway are configured. No sleeps, no polling.
 
 use cni::{CniError, CniResult, Command, Request};
-use netkit::{LinkInfo, Netlink, NetnsFile, VethPair};
+use netkit::{LinkInfo, MacAddr, Netlink, NetnsFile, VethPair};
 
 use crate::config::{self, BridgeConf, format_mac};
 use crate::error::{BridgeError, Result};
@@ -112,13 +112,14 @@ impl<'a> Ctx<'a> {
         Ok((br, pair, plan))
     }
 
-    /// Pod side and gateway (on the caller's thread in phase 2).
+    /// Pod side and gateway (phase 2): extra interfaces (a VLAN gateway)
+    /// and the pinned bridge MAC.
     fn configure(
         &mut self,
         br: &LinkInfo,
         pair: &VethPair,
         plan: Option<&Plan>,
-    ) -> Result<Vec<LinkInfo>> {
+    ) -> Result<(Vec<LinkInfo>, Option<MacAddr>)> {
         let (cfg, ifname) = (self.cfg, self.ifname());
         container::configure(
             &mut self.pod,
@@ -129,6 +130,7 @@ impl<'a> Ctx<'a> {
             plan,
         )?;
         let mut extra = Vec::new();
+        let mut pinned = None;
         if let (true, Some(plan)) = (cfg.is_gateway, plan) {
             let gw_link = match cfg.vlan {
                 Some(_) => {
@@ -139,10 +141,10 @@ impl<'a> Ctx<'a> {
                 None => br.clone(),
             };
             gateway::ensure_addrs(&mut self.host, cfg, &gw_link, &plan.bridge_addrs)?;
-            gateway::pin_mac(&mut self.host, br)?;
+            pinned = gateway::pin_mac(&mut self.host, br)?;
             gateway::enable_forwarding(&plan.bridge_addrs)?;
         }
-        Ok(extra)
+        Ok((extra, pinned))
     }
 
     fn container_mac(&mut self, pair: &VethPair) -> Result<Option<String>> {
@@ -188,8 +190,8 @@ impl<'a> Ctx<'a> {
             (fw.join(), configured)
         });
         fw.unwrap_or_else(|_| Err(BridgeError::Internal("firewall thread panicked".into())))?;
-        let extra = configured?;
-        self.build(br, &pair, plan, mac, extra)
+        let (extra, pinned) = configured?;
+        self.build(br, &pair, plan, mac, extra, pinned)
     }
 
     fn build(
@@ -199,9 +201,10 @@ impl<'a> Ctx<'a> {
         plan: Option<Plan>,
         mac: Option<String>,
         extra: Vec<LinkInfo>,
+        pinned: Option<MacAddr>,
     ) -> Result<CniResult> {
-        let br_mac = if self.cfg.is_gateway {
-            br.mac
+        let br_mac = if pinned.is_some() {
+            pinned
         } else {
             self.host
                 .link_by_index(br.index)

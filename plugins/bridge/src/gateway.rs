@@ -7,7 +7,7 @@
 //! address are fine (EEXIST tolerated, plugins PR #366).
 
 use ipnet::IpNet;
-use netkit::{AddrInfo, AddrOpts, LinkInfo, Netlink, Scope, sysctl};
+use netkit::{AddrInfo, AddrOpts, LinkInfo, MacAddr, Netlink, Scope, sysctl};
 
 use crate::config::BridgeConf;
 use crate::error::{BridgeError, Result};
@@ -64,16 +64,21 @@ pub fn ensure_addrs(
     Ok(())
 }
 
-/// Re-applies the bridge's current MAC so the kernel never replaces it
-/// with a port's (reference behaviour; a bridge we created is pinned at
-/// birth already, this covers bridges created by others).
-pub fn pin_mac(host: &mut Netlink, br: &LinkInfo) -> Result<()> {
-    match br.mac {
-        Some(mac) => host
-            .set_mac(br.index, mac)
-            .map_err(|e| BridgeError::kernel(format!("pin MAC of {}", br.name), e)),
-        None => Ok(()),
-    }
+/// Pins the bridge's MAC to its current value so the kernel never replaces
+/// it with a port's (reference behaviour; a bridge we created is pinned at
+/// birth already, this covers bridges created by others). A bridge that
+/// has no address yet gets a random local one. Returns the pinned MAC.
+pub fn pin_mac(host: &mut Netlink, br: &LinkInfo) -> Result<Option<MacAddr>> {
+    let now = host
+        .link_by_index(br.index)
+        .map_err(|e| BridgeError::kernel(format!("read {}", br.name), e))?;
+    let mac = match now.mac {
+        Some(m) if m != MacAddr::default() => m,
+        _ => MacAddr::random_local().map_err(|e| BridgeError::kernel("random MAC", e))?,
+    };
+    host.set_mac(br.index, mac)
+        .map_err(|e| BridgeError::kernel(format!("pin MAC of {}", br.name), e))?;
+    Ok(Some(mac))
 }
 
 /// `ip_forward` (and IPv6 `forwarding`) on in the node netns for the
