@@ -73,6 +73,14 @@ impl Node {
         self.ns.exec_ok(&["nft", "list", "ruleset"])
     }
 
+    /// Our table (empty when it does not exist).
+    pub fn ours(&self) -> String {
+        let out = self
+            .ns
+            .exec(&["nft", "list", "table", "inet", "ferrocni_firewall"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `iptables-save` (filter table, counters and comments stripped).
     pub fn iptables_filter(&self) -> String {
         let out = self.ns.exec_ok(&["iptables-save", "-t", "filter"]);
