@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use crate::boot;
 use crate::error::{HostLocalError, Result};
-use crate::store::{Key, NetDir, Owner, write_fresh};
+use crate::store::{Key, NetDir, Owner, write_file};
 
 /// The index directory's name inside `<dataDir>/<name>/`.
 pub const INDEX_DIR: &str = ".ferrocni-index";
@@ -240,16 +240,10 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// Written in place: a torn marker fails to parse or to verify, and a
+    /// crash before the stamp is renewed leaves the index stale anyway.
     fn write_marker(&self, m: &Marker) -> Result<()> {
-        let tmp = self.tmp_path("m");
-        write_fresh(&tmp, &marker_text(m))?;
-        let dst = self.marker_path(&m.key);
-        fs::rename(&tmp, &dst).map_err(|e| HostLocalError::storage(dst, "write index", e))
-    }
-
-    /// A scratch file in the index directory (never IP-shaped).
-    pub fn tmp_path(&self, tag: &str) -> PathBuf {
-        self.dir.join(format!("tmp-{tag}"))
+        write_file(&self.marker_path(&m.key), &marker_text(m))
     }
 
     /// The addresses `key` holds, each verified against its IP file.
@@ -322,13 +316,9 @@ impl<'a> Index<'a> {
             Some((s, ns)) => format!("mtime {s} {ns}"),
             None => "mtime none".to_string(),
         };
-        let tmp = self.tmp_path("s");
-        write_fresh(
-            &tmp,
-            &format!("{STAMP_HEADER}\n{line}\nboot {}\n", self.boot),
-        )?;
-        let dst = self.dir.join(STAMP);
-        fs::rename(&tmp, &dst).map_err(|e| HostLocalError::storage(dst, "write stamp", e))?;
+        // A torn stamp does not parse: the next call rebuilds.
+        let text = format!("{STAMP_HEADER}\n{line}\nboot {}\n", self.boot);
+        write_file(&self.dir.join(STAMP), &text)?;
         self.dirty = false;
         Ok(())
     }

@@ -12,7 +12,7 @@ use crate::dns;
 use crate::error::{HostLocalError, Result};
 use crate::index::{Index, Marker};
 use crate::range::RangeSet;
-use crate::store::{Key, NetDir, Owner, write_fresh};
+use crate::store::{Key, NetDir, Owner, write_file};
 
 /// The attachment a request names.
 fn key_of(req: &Request) -> Key {
@@ -55,13 +55,9 @@ pub fn add(req: &Request) -> Result<CniResult> {
     let mut idx = open_index(&cfg, &nd)?;
     let key = key_of(req);
     let existing = idx.lookup(&key)?.map(|m| m.ips).unwrap_or_default();
-    let tmp = Scratch {
-        path: idx.tmp_path("ip"),
-        content: key.content(),
-    };
+    let content = key.content();
     let mut new = Vec::new();
-    let picked = allocate(&cfg, &nd, &tmp, &existing, &mut new);
-    let _ = std::fs::remove_file(&tmp.path);
+    let picked = allocate(&cfg, &nd, &content, &existing, &mut new);
     idx.mark_dirty();
     let picked = match picked {
         Ok(p) => p,
@@ -83,20 +79,6 @@ pub fn add(req: &Request) -> Result<CniResult> {
     Ok(result(&cfg, &picked, dns))
 }
 
-/// The file every new reservation of this call is hard-linked from; made
-/// afresh before each reservation so no two IP files share an inode.
-struct Scratch {
-    path: std::path::PathBuf,
-    content: String,
-}
-
-impl Scratch {
-    fn fresh(&self) -> Result<&std::path::Path> {
-        write_fresh(&self.path, &self.content)?;
-        Ok(&self.path)
-    }
-}
-
 fn result(cfg: &IpamConfig, picked: &[IpAddr], dns: Dns) -> CniResult {
     let ips = picked
         .iter()
@@ -116,7 +98,7 @@ fn result(cfg: &IpamConfig, picked: &[IpAddr], dns: Dns) -> CniResult {
 fn allocate(
     cfg: &IpamConfig,
     nd: &NetDir,
-    tmp: &Scratch,
+    content: &str,
     existing: &[IpAddr],
     new: &mut Vec<IpAddr>,
 ) -> Result<Vec<IpAddr>> {
@@ -135,8 +117,8 @@ fn allocate(
                 )));
             }
             (Some(h), _) => h,
-            (None, Some(w)) => reserve_requested(nd, tmp, set, i, w, new)?,
-            (None, None) => reserve_next(nd, tmp, set, i, new)?,
+            (None, Some(w)) => reserve_requested(nd, content, set, i, w, new)?,
+            (None, None) => reserve_next(nd, content, set, i, new)?,
         };
         picked.push(ip);
     }
@@ -152,7 +134,7 @@ fn allocate(
 
 fn reserve_requested(
     nd: &NetDir,
-    tmp: &Scratch,
+    content: &str,
     set: &RangeSet,
     i: usize,
     ip: IpAddr,
@@ -163,7 +145,7 @@ fn reserve_requested(
             "failed to allocate for range {i}: requested ip {ip} is subnet's gateway"
         )));
     }
-    if !nd.reserve(ip, tmp.fresh()?)? {
+    if !nd.reserve(ip, content)? {
         return Err(HostLocalError::Conflict(format!(
             "failed to allocate for range {i}: requested IP address {ip} is not available in range set {set}"
         )));
@@ -175,14 +157,13 @@ fn reserve_requested(
 
 fn reserve_next(
     nd: &NetDir,
-    tmp: &Scratch,
+    content: &str,
     set: &RangeSet,
     i: usize,
     new: &mut Vec<IpAddr>,
 ) -> Result<IpAddr> {
-    let tmp = tmp.fresh()?;
     for ip in set.iter_from(nd.last_reserved(i)) {
-        if nd.reserve(ip, tmp)? {
+        if nd.reserve(ip, content)? {
             new.push(ip);
             nd.set_last_reserved(i, ip)?;
             return Ok(ip);
@@ -306,7 +287,7 @@ fn writable(dir: &std::path::Path) -> Result<()> {
         }
         _ => {}
     }
-    let probe = idx_dir.join("tmp-status");
-    write_fresh(&probe, "")?;
+    let probe = idx_dir.join("status-probe");
+    write_file(&probe, "")?;
     std::fs::remove_file(&probe).map_err(|e| HostLocalError::storage(&probe, "remove", e))
 }

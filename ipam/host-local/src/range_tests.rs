@@ -198,7 +198,9 @@ proptest! {
         prop_assert_eq!(got.len() as u128, set.capacity());
         if let (Some(l), Some(first)) = (last, got.first()) {
             prop_assert_eq!(*got.last().unwrap(), l, "cursor is tried last");
-            prop_assert_ne!(*first, l);
+            if got.len() > 1 {
+                prop_assert_ne!(*first, l, "the cursor itself is not tried first");
+            }
         }
         for ip in &got {
             prop_assert!(set.contains(*ip));

@@ -98,15 +98,25 @@ impl NetDir {
         self.dir.join(ip.to_string())
     }
 
-    /// Atomically creates the reservation of `ip` as a hard link to `tmp`
-    /// (which already holds the owner's content). `false` when taken.
-    pub fn reserve(&self, ip: IpAddr, tmp: &Path) -> Result<bool> {
+    /// SPEC (reference disk backend): creates the reservation file of `ip`
+    /// exclusively (`O_EXCL`) with `content`; `false` when the address is taken.
+    pub fn reserve(&self, ip: IpAddr, content: &str) -> Result<bool> {
         let p = self.ip_path(ip);
-        match fs::hard_link(tmp, &p) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(HostLocalError::storage(p, "create reservation", e)),
+        let mut f = match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&p)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(HostLocalError::storage(p, "create reservation", e)),
+        };
+        if let Err(e) = f.write_all(content.as_bytes()) {
+            let _ = fs::remove_file(&p);
+            return Err(HostLocalError::storage(p, "write reservation", e));
         }
+        Ok(true)
     }
 
     /// The owner of `ip`, `None` when the address is free.
@@ -177,18 +187,13 @@ impl NetDir {
     }
 }
 
-/// Writes `content` to a fresh file at `path` (replacing any leftover, and
-/// never writing through an existing hard link).
-pub fn write_fresh(path: &Path, content: &str) -> Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != ErrorKind::NotFound => {
-            return Err(HostLocalError::storage(path, "remove temporary file", e));
-        }
-        _ => {}
-    }
+/// Writes `content` to `path` in place (created or truncated). Only for our
+/// own files, whose readers detect a torn write and rebuild.
+pub fn write_file(path: &Path, content: &str) -> Result<()> {
     let mut f = OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o644)
         .open(path)
         .map_err(|e| HostLocalError::storage(path, "create", e))?;
