@@ -179,6 +179,6 @@ pub fn reference_chain_in(save: &str, network: &str, cid: &str) -> Option<Flavor
     let legacy = save
         .lines()
         .take_while(|l| l.starts_with('#'))
-        .any(|l| l.contains("legacy"));
+        .any(|l| l.contains("(legacy)"));
     Some(if legacy { Flavor::Legacy } else { Flavor::Nft })
 }
