@@ -1,15 +1,17 @@
-//! Our index inside the network directory: `.ferrocni-index/` holds one
-//! marker file per attachment (`a.<fnv128 of id and ifname>`) listing its
-//! addresses and the boot it was made in, plus a `stamp` that records the
-//! network directory's mtime after our last change.
+//! Our index inside the network directory: `.ferrocni-index/` holds 256
+//! bucket files (`b.00` … `b.ff`) mapping each attachment (container id,
+//! ifname) to its addresses and the boot it was made in, plus a `stamp` that
+//! records the network directory's mtime after our last change.
 //!
 //! The IP files stay the source of truth. The reference changes the network
 //! directory only by creating or removing entries, which sets its mtime to
-//! "now"; after each of our changes we set that mtime two seconds into the
-//! past and record the value, so any foreign change is seen as a mismatch and
-//! the index is rebuilt from the IP files. Nothing here is IP-shaped or has a
-//! content equal to `id` or `id\r\nifname`, so the reference's recursive
-//! DEL walk never matches our files.
+//! "now"; after each of our changes we set that mtime into the past and
+//! record the value (see [`crate::mtime`]), so any foreign change shows as a
+//! mismatch and the index is rebuilt from the IP files. A lookup reads one
+//! small bucket and verifies the addresses it names against their IP files;
+//! any disagreement also triggers a rebuild. Nothing here is IP-shaped or
+//! has a content equal to `id` or `id\r\nifname`, so the reference's
+//! recursive DEL walk never matches our files.
 
 use std::collections::HashMap;
 use std::fs;
@@ -20,23 +22,17 @@ use std::path::PathBuf;
 
 use crate::boot;
 use crate::error::{HostLocalError, Result};
+pub use crate::index_format::Marker;
+use crate::index_format::{
+    BUCKETS, Stamp, bucket_name, bucket_of, bucket_text, parse_bucket, parse_stamp, stamp_text,
+};
 use crate::store::{Key, NetDir, Owner, write_file};
 
 /// The index directory's name inside `<dataDir>/<name>/`.
 pub const INDEX_DIR: &str = ".ferrocni-index";
 const STAMP: &str = "stamp";
-const STAMP_HEADER: &str = "ferrocni host-local index v1";
-const MARKER_HEADER: &str = "ferrocni host-local attachment v1";
 /// Boot label of reservations found on disk that predate the current boot.
 pub const BEFORE_BOOT: &str = "before-boot";
-
-/// What the index knows about one attachment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
-    pub key: Key,
-    pub boot: String,
-    pub ips: Vec<IpAddr>,
-}
 
 /// The index of a locked network directory.
 #[derive(Debug)]
@@ -46,79 +42,13 @@ pub struct Index<'a> {
     pub boot: String,
     /// The last writer recorded another boot (or nothing): first call since boot.
     pub boot_changed: bool,
-    map: Option<HashMap<Key, Marker>>,
+    /// Buckets read (or rebuilt) during this call.
+    buckets: HashMap<usize, Vec<Marker>>,
+    /// Every bucket is in `buckets` and was rebuilt from the IP files.
+    complete: bool,
     /// Reservation files whose owner cannot be read (known after a rebuild).
     pub corrupt: Vec<IpAddr>,
     dirty: bool,
-}
-
-/// FNV-1a, 128 bits: stable across builds (unlike std's hasher).
-fn fnv128(data: &[u8]) -> u128 {
-    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013B;
-    data.iter()
-        .fold(OFFSET, |h, b| (h ^ u128::from(*b)).wrapping_mul(PRIME))
-}
-
-/// The marker file name of `key`.
-pub fn marker_name(key: &Key) -> String {
-    let data = format!("{}\0{}", key.id, key.ifname);
-    format!("a.{:032x}", fnv128(data.as_bytes()))
-}
-
-fn marker_text(m: &Marker) -> String {
-    let mut s = format!(
-        "{MARKER_HEADER}\nid={}\nifname={}\nboot={}\n",
-        m.key.id, m.key.ifname, m.boot
-    );
-    for ip in &m.ips {
-        s.push_str(&format!("ip={ip}\n"));
-    }
-    s
-}
-
-/// Parses a marker; `None` when it is not one of ours or is damaged.
-pub fn parse_marker(text: &str) -> Option<Marker> {
-    let mut lines = text.lines();
-    if lines.next()? != MARKER_HEADER {
-        return None;
-    }
-    let (mut id, mut ifname, mut boot, mut ips) = (None, None, None, Vec::new());
-    for l in lines {
-        match l.split_once('=')? {
-            ("id", v) => id = Some(v.to_string()),
-            ("ifname", v) => ifname = Some(v.to_string()),
-            ("boot", v) => boot = Some(v.to_string()),
-            ("ip", v) => ips.push(v.parse().ok()?),
-            _ => return None,
-        }
-    }
-    let key = Key::new(&id?, &ifname?);
-    (!key.id.is_empty()).then_some(Marker {
-        key,
-        boot: boot?,
-        ips,
-    })
-}
-
-struct Stamp {
-    mtime: Option<(i64, i64)>,
-    boot: String,
-}
-
-fn parse_stamp(text: &str) -> Option<Stamp> {
-    let mut lines = text.lines();
-    if lines.next()? != STAMP_HEADER {
-        return None;
-    }
-    let mtime = lines.next()?.strip_prefix("mtime ")?;
-    let mtime = match mtime.split_once(' ') {
-        Some((s, ns)) => Some((s.parse().ok()?, ns.parse().ok()?)),
-        None if mtime == "none" => None,
-        None => return None,
-    };
-    let boot = lines.next()?.strip_prefix("boot ")?.to_string();
-    Some(Stamp { mtime, boot })
 }
 
 impl<'a> Index<'a> {
@@ -144,7 +74,8 @@ impl<'a> Index<'a> {
             dir,
             boot,
             boot_changed,
-            map: None,
+            buckets: HashMap::new(),
+            complete: false,
             corrupt: Vec::new(),
             dirty: false,
         };
@@ -154,11 +85,7 @@ impl<'a> Index<'a> {
         Ok(idx)
     }
 
-    fn marker_path(&self, key: &Key) -> PathBuf {
-        self.dir.join(marker_name(key))
-    }
-
-    /// Reads every reservation file and brings the markers in line with them.
+    /// Reads every reservation file and brings the buckets in line with them.
     pub fn rebuild(&mut self) -> Result<()> {
         let mut owners: HashMap<Key, Vec<IpAddr>> = HashMap::new();
         self.corrupt.clear();
@@ -168,25 +95,34 @@ impl<'a> Index<'a> {
                 Owner::Corrupt => self.corrupt.push(ip),
             }
         }
-        let old = self.read_markers()?;
+        let old = self.read_all_buckets()?;
+        let old_boot: HashMap<&Key, &str> = old
+            .values()
+            .flatten()
+            .map(|m| (&m.key, m.boot.as_str()))
+            .collect();
         let btime = boot::boot_time();
-        let mut map = HashMap::new();
+        let mut fresh: HashMap<usize, Vec<Marker>> = HashMap::new();
         for (key, mut ips) in owners {
             ips.sort();
-            let boot = match old.get(&key) {
-                Some(m) => m.boot.clone(),
+            let boot = match old_boot.get(&key) {
+                Some(b) => b.to_string(),
                 None => self.discovered_boot(&ips, btime),
             };
-            let m = Marker { key, boot, ips };
-            if old.get(&m.key) != Some(&m) {
-                self.write_marker(&m)?;
+            fresh
+                .entry(bucket_of(&key))
+                .or_default()
+                .push(Marker { key, boot, ips });
+        }
+        for b in 0..BUCKETS {
+            let mut new = fresh.remove(&b).unwrap_or_default();
+            new.sort_by(|x, y| x.key.cmp(&y.key));
+            if old.get(&b) != Some(&new) {
+                self.write_bucket(b, &new)?;
             }
-            map.insert(m.key.clone(), m);
+            self.buckets.insert(b, new);
         }
-        for key in old.keys().filter(|k| !map.contains_key(*k)) {
-            self.remove_file(&self.marker_path(key))?;
-        }
-        self.map = Some(map);
+        self.complete = true;
         self.dirty = true;
         Ok(())
     }
@@ -207,8 +143,8 @@ impl<'a> Index<'a> {
         }
     }
 
-    /// Valid markers by key; anything else in the index directory is removed.
-    fn read_markers(&self) -> Result<HashMap<Key, Marker>> {
+    /// Valid buckets by number; anything else in the index directory is removed.
+    fn read_all_buckets(&self) -> Result<HashMap<usize, Vec<Marker>>> {
         let mut out = HashMap::new();
         let rd = fs::read_dir(&self.dir)
             .map_err(|e| HostLocalError::storage(&self.dir, "read index directory", e))?;
@@ -217,13 +153,14 @@ impl<'a> Index<'a> {
             if name == STAMP {
                 continue;
             }
-            let parsed = fs::read_to_string(entry.path())
-                .ok()
-                .and_then(|t| parse_marker(&t))
-                .filter(|m| marker_name(&m.key) == name);
+            let b = (0..BUCKETS).find(|b| bucket_name(*b) == name);
+            let parsed = b.and_then(|b| {
+                let text = fs::read_to_string(entry.path()).ok()?;
+                Some((b, parse_bucket(&text, b)?))
+            });
             match parsed {
-                Some(m) => {
-                    out.insert(m.key.clone(), m);
+                Some((b, v)) => {
+                    out.insert(b, v);
                 }
                 None => self.remove_file(&entry.path())?,
             }
@@ -240,65 +177,93 @@ impl<'a> Index<'a> {
         }
     }
 
-    /// Written in place: a torn marker fails to parse or to verify, and a
-    /// crash before the stamp is renewed leaves the index stale anyway.
-    fn write_marker(&self, m: &Marker) -> Result<()> {
-        write_file(&self.marker_path(&m.key), &marker_text(m))
+    /// Written in place: a torn bucket fails to parse, and a crash before
+    /// the stamp is renewed leaves the index stale anyway.
+    fn write_bucket(&self, b: usize, entries: &[Marker]) -> Result<()> {
+        let p = self.dir.join(bucket_name(b));
+        if entries.is_empty() {
+            return self.remove_file(&p);
+        }
+        write_file(&p, &bucket_text(entries))
+    }
+
+    /// Bucket `b`, read on first use; `None` when the file is damaged.
+    fn load(&mut self, b: usize) -> Result<Option<&mut Vec<Marker>>> {
+        if !self.buckets.contains_key(&b) {
+            let v = match fs::read_to_string(self.dir.join(bucket_name(b))) {
+                Ok(t) => parse_bucket(&t, b),
+                Err(e) if e.kind() == ErrorKind::NotFound => Some(Vec::new()),
+                Err(_) => None,
+            };
+            let Some(v) = v else {
+                return Ok(None);
+            };
+            self.buckets.insert(b, v);
+        }
+        Ok(self.buckets.get_mut(&b))
+    }
+
+    /// Bucket `b`, rebuilding the whole index first when it is damaged.
+    fn bucket(&mut self, b: usize) -> Result<&mut Vec<Marker>> {
+        if self.load(b)?.is_none() {
+            self.rebuild()?;
+        }
+        Ok(self.buckets.entry(b).or_default())
     }
 
     /// The addresses `key` holds, each verified against its IP file.
     pub fn lookup(&mut self, key: &Key) -> Result<Option<Marker>> {
-        if let Some(map) = &self.map {
-            return Ok(map.get(key).cloned());
+        let found = self
+            .bucket(bucket_of(key))?
+            .iter()
+            .find(|m| &m.key == key)
+            .cloned();
+        if self.complete {
+            return Ok(found);
         }
-        let text = match fs::read_to_string(self.marker_path(key)) {
-            Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(_) => String::new(),
+        let Some(m) = found else {
+            return Ok(None);
         };
         let want = Some(Owner::Key(key.clone()));
-        if let Some(m) = parse_marker(&text).filter(|m| &m.key == key) {
-            let mut ok = true;
-            for ip in &m.ips {
-                ok &= self.nd.owner(*ip)? == want;
-            }
-            if ok {
-                return Ok(Some(m));
+        for ip in &m.ips {
+            if self.nd.owner(*ip)? != want {
+                self.rebuild()?;
+                return self.lookup(key);
             }
         }
-        self.rebuild()?;
-        Ok(self.map.as_ref().and_then(|m| m.get(key).cloned()))
+        Ok(Some(m))
     }
 
-    /// Records `m` (an empty address list removes the marker).
+    /// Records `m` (an empty address list forgets the attachment).
     pub fn put(&mut self, m: Marker) -> Result<()> {
-        if m.ips.is_empty() {
-            return self.remove(&m.key);
+        let b = bucket_of(&m.key);
+        let bucket = self.bucket(b)?;
+        bucket.retain(|x| x.key != m.key);
+        if !m.ips.is_empty() {
+            bucket.push(m);
+            bucket.sort_by(|x, y| x.key.cmp(&y.key));
         }
-        self.write_marker(&m)?;
-        if let Some(map) = &mut self.map {
-            map.insert(m.key.clone(), m);
-        }
+        let entries = bucket.clone();
+        self.write_bucket(b, &entries)?;
         self.dirty = true;
         Ok(())
     }
 
     /// Forgets `key`.
     pub fn remove(&mut self, key: &Key) -> Result<()> {
-        self.remove_file(&self.marker_path(key))?;
-        if let Some(map) = &mut self.map {
-            map.remove(key);
-        }
-        self.dirty = true;
-        Ok(())
+        self.put(Marker {
+            key: key.clone(),
+            boot: String::new(),
+            ips: Vec::new(),
+        })
     }
 
     /// Every attachment (forces a rebuild: GC and reboot reclaim only).
     pub fn all(&mut self) -> Result<Vec<Marker>> {
-        if self.map.is_none() {
+        if !self.complete {
             self.rebuild()?;
         }
-        Ok(self.map.iter().flat_map(|m| m.values().cloned()).collect())
+        Ok(self.buckets.values().flatten().cloned().collect())
     }
 
     /// The caller changed reservation files: the stamp must be renewed.
@@ -311,14 +276,12 @@ impl<'a> Index<'a> {
         if !self.dirty {
             return Ok(());
         }
-        let mtime = crate::mtime::set_marker(&self.nd.dir);
-        let line = match mtime {
-            Some((s, ns)) => format!("mtime {s} {ns}"),
-            None => "mtime none".to_string(),
+        let stamp = Stamp {
+            mtime: crate::mtime::set_marker(&self.nd.dir),
+            boot: self.boot.clone(),
         };
         // A torn stamp does not parse: the next call rebuilds.
-        let text = format!("{STAMP_HEADER}\n{line}\nboot {}\n", self.boot);
-        write_file(&self.dir.join(STAMP), &text)?;
+        write_file(&self.dir.join(STAMP), &stamp_text(&stamp))?;
         self.dirty = false;
         Ok(())
     }

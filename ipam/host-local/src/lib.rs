@@ -7,6 +7,7 @@ pub mod config;
 pub mod dns;
 pub mod error;
 pub mod index;
+pub mod index_format;
 pub mod mtime;
 pub mod ops;
 pub mod range;

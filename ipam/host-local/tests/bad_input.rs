@@ -74,28 +74,34 @@ fn damaged_index_is_rebuilt_from_the_ip_files() {
     let x = ips_of(&add(OURS, "x", &ns.path(), &c));
     let y = ips_of(&add(OURS, "y", &ns.path(), &c));
     let idx = net_dir(dir.path()).join(".ferrocni-index");
-    let markers: Vec<_> = std::fs::read_dir(&idx)
+    let buckets: Vec<_> = std::fs::read_dir(&idx)
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("a."))
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("b."))
         .collect();
-    assert_eq!(markers.len(), 2);
-    // Every marker now claims y's address, without touching the network dir's mtime.
-    for m in &markers {
-        let text = std::fs::read_to_string(m).unwrap();
-        let lied: String = text
-            .lines()
-            .map(|l| {
-                if l.starts_with("ip=") {
-                    format!("ip={}\n", y[0])
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-        std::fs::write(m, lied).unwrap();
+    // Every entry now claims y's address, without touching the network dir's mtime.
+    let mut entries = 0;
+    for b in &buckets {
+        let text = std::fs::read_to_string(b).unwrap();
+        let mut lied = String::new();
+        for l in text.lines() {
+            entries += usize::from(l.starts_with("id="));
+            let toks: Vec<String> = l
+                .split(' ')
+                .map(|t| {
+                    if t.starts_with("ips=") {
+                        format!("ips={}", y[0])
+                    } else {
+                        t.to_string()
+                    }
+                })
+                .collect();
+            lied.push_str(&format!("{}\n", toks.join(" ")));
+        }
+        std::fs::write(b, lied).unwrap();
     }
+    assert_eq!(entries, 2, "one entry per attachment");
     assert!(del(OURS, "x", &c).success());
     let left = reservations(dir.path());
     assert_eq!(
@@ -105,7 +111,8 @@ fn damaged_index_is_rebuilt_from_the_ip_files() {
     );
     // Garbage stamp and a garbage marker: still consistent.
     std::fs::write(idx.join("stamp"), "nonsense").unwrap();
-    std::fs::write(idx.join("a.00000000000000000000000000000000"), "x\r\neth0").unwrap();
+    std::fs::write(idx.join("b.00"), "x\r\neth0").unwrap();
+    std::fs::write(idx.join("stray"), "y\r\neth0").unwrap();
     assert_eq!(
         ips_of(&add(OURS, "y", &ns.path(), &c)),
         y,

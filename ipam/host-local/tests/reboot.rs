@@ -10,18 +10,23 @@ use serde_json::json;
 
 /// Pretends everything in the index was written during another boot.
 fn age_index(dir: &std::path::Path) {
+    const OLD: &str = "00000000-0000-0000-0000-000000000000";
     let idx = net_dir(dir).join(".ferrocni-index");
     for e in std::fs::read_dir(idx).unwrap().flatten() {
         let text = std::fs::read_to_string(e.path()).unwrap();
         let aged: String = text
             .lines()
             .map(|l| {
-                if l.starts_with("boot") {
-                    let sep = if l.starts_with("boot=") { "=" } else { " " };
-                    format!("boot{sep}00000000-0000-0000-0000-000000000000\n")
-                } else {
-                    format!("{l}\n")
-                }
+                let toks: Vec<String> = l
+                    .split(' ')
+                    .enumerate()
+                    .map(|(i, t)| match t {
+                        _ if t.starts_with("boot=") => format!("boot={OLD}"),
+                        _ if i == 1 && l.starts_with("boot ") => OLD.to_string(),
+                        _ => t.to_string(),
+                    })
+                    .collect();
+                format!("{}\n", toks.join(" "))
             })
             .collect();
         std::fs::write(e.path(), aged).unwrap();
