@@ -98,9 +98,10 @@ pub fn del(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
         backends.push(host.resolve(cfg.backend)?);
     }
     if record.is_none()
-        && let Some(flavor) = host.reference_chain(net, cid)
+        && let Some(found) = host.reference_chain(net, cid)
     {
-        backends.push(Backend::Iptables(flavor));
+        backends.push(Backend::Iptables(found.flavor));
+        addrs.extend(found.pod_ips);
     }
     if addrs.is_empty()
         && !backends.is_empty()

@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::config::BackendChoice;
+use crate::host::ReferenceRules;
 
 #[derive(Default)]
 struct Fake {
     log: RefCell<Vec<String>>,
-    reference: Option<Flavor>,
+    reference: Option<ReferenceRules>,
     fail_add: bool,
 }
 
@@ -70,9 +71,9 @@ impl Host for Fake {
         self.push(format!("gc {} {valid:?}", b.name()));
         Ok(())
     }
-    fn reference_chain(&self, _n: &str, cid: &str) -> Option<Flavor> {
+    fn reference_chain(&self, _n: &str, cid: &str) -> Option<ReferenceRules> {
         self.push(format!("look {cid}"));
-        self.reference
+        self.reference.clone()
     }
     fn route_localnet(&self, ip: Ipv4Addr) -> Result<(), PortmapError> {
         self.push(format!("localnet {ip}"));
@@ -166,15 +167,19 @@ fn add_then_del_without_mappings_uses_the_record() {
 #[test]
 fn del_finds_reference_rules_without_a_record() {
     let d = tempfile::tempdir().unwrap();
+    let found = ReferenceRules {
+        flavor: Flavor::Legacy,
+        pod_ips: vec!["10.0.0.7".parse().unwrap()],
+    };
     let h = Fake {
-        reference: Some(Flavor::Legacy),
+        reference: Some(found),
         ..Fake::default()
     };
     let c = conf(d.path(), "1.0.0", Value::Null);
     assert_eq!(call(&h, "DEL", "ref1", &c).exit_code, 0);
     assert_eq!(
         h.calls(),
-        vec!["look ref1", "del ref1 iptables-legacy", "ct-ips [10.0.0.2]"]
+        vec!["look ref1", "del ref1 iptables-legacy", "ct-ips [10.0.0.7]"]
     );
 }
 

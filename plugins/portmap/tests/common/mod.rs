@@ -171,6 +171,21 @@ impl Node {
 }
 
 impl Pod {
+    /// A pod netns with a synthetic prevResult (no data path).
+    pub fn fake(cid: &str, cidr: &str) -> Pod {
+        let ns = TestNetns::new("pmf");
+        let prev = json!({"cniVersion": "1.0.0",
+            "interfaces": [{"name": "eth0", "sandbox": ns.path()}],
+            "ips": [{"address": cidr, "interface": 0}]});
+        let ip = cidr.split('/').next().unwrap().parse().unwrap();
+        Pod {
+            ns,
+            cid: cid.to_string(),
+            prev,
+            ip,
+        }
+    }
+
     pub fn path(&self) -> String {
         self.ns.path().display().to_string()
     }
@@ -253,9 +268,14 @@ pub fn tcp_get(ns: &TestNetns, ip: &str, port: u16) -> Option<String> {
 
 /// What a UDP request from `ns` to `ip:port` gets back (None: no answer).
 pub fn udp_get(ns: &TestNetns, ip: &str, port: u16) -> Option<String> {
+    udp_get_from(ns, ip, port, 0)
+}
+
+/// [`udp_get`] from a fixed source port (`0`: any).
+pub fn udp_get_from(ns: &TestNetns, ip: &str, port: u16, sport: u16) -> Option<String> {
     let a = addr(ip, port);
     in_ns(ns, move || {
-        let s = UdpSocket::bind("0.0.0.0:0").ok()?;
+        let s = UdpSocket::bind(("0.0.0.0", sport)).ok()?;
         s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
         let mut buf = [0u8; 64];
         for _ in 0..2 {

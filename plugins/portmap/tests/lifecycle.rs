@@ -1,0 +1,206 @@
+//! Lifecycle beyond the happy path: reference-created rules DELed by ours,
+//! conflicts naming the holder (nothing half-applied) and GC of a holder
+//! left by a lost DEL, CHECK of exactly the configured families, STATUS,
+//! and stale UDP conntrack entries removed at ADD.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn tcp(port: u16, host_ip: &str) -> Value {
+    json!({"hostPort": port, "containerPort": 8080, "protocol": "tcp", "hostIP": host_ip})
+}
+
+#[test]
+fn reference_rules_are_deleted_by_ours() {
+    let n = Node::new("ri");
+    let pods = [n.pod("refpod-a"), n.pod("refpod-b")];
+    let _s = Server::start(&pods[0].ns, 8080, "a");
+    let _t = Server::start(&pods[1].ns, 8080, "b");
+    for (i, p) in pods.iter().enumerate() {
+        let maps =
+            json!([{"HostPort": 8081 + i, "ContainerPort": 8080, "Protocol": "tcp", "HostIP": ""}]);
+        let mut conf = n.conf(None, maps, Some(p));
+        conf.as_object_mut().unwrap().remove("recordDir");
+        let out = n.call(
+            &format!("{REF_DIR}/portmap"),
+            "ADD",
+            &p.cid,
+            &p.path(),
+            &conf,
+        );
+        assert!(
+            out.success(),
+            "reference ADD: {} {}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    assert_eq!(tcp_get(&n.out, HOST1, 8081).as_deref(), Some("a"));
+    assert_eq!(tcp_get(&n.out, HOST2, 8082).as_deref(), Some("b"));
+    assert!(n.firewall().contains("refpod-a") && n.firewall().contains("refpod-b"));
+    // a: cnitool-style DEL without portMappings and without netns.
+    let out = n.call(
+        &ours(),
+        "DEL",
+        "refpod-a",
+        "",
+        &n.conf(None, Value::Null, None),
+    );
+    assert!(out.success(), "{}", out.stdout);
+    // b: containerd-style DEL with capitalised mappings and prevResult.
+    let maps = json!([{"HostPort": 8082, "ContainerPort": 8080, "Protocol": "tcp", "HostIP": ""}]);
+    let conf = n.conf(None, maps, Some(&pods[1]));
+    let out = n.call(&ours(), "DEL", "refpod-b", &pods[1].path(), &conf);
+    assert!(out.success(), "{}", out.stdout);
+    let fw = n.firewall();
+    assert!(
+        !fw.contains("refpod-") && !fw.contains("CNI-DN-"),
+        "left:\n{fw}"
+    );
+    assert_eq!(tcp_get(&n.out, HOST1, 8081), None);
+    assert_eq!(tcp_get(&n.out, HOST2, 8082), None);
+    for p in &pods {
+        assert!(n.conntrack_of(p.ip).is_empty(), "conntrack of {}", p.ip);
+    }
+}
+
+fn conflicts_and_gc(backend: &str) {
+    let n = Node::new(&format!("c{}", &backend[..1]));
+    let a = Pod::fake(&format!("holder-{backend}"), "10.88.0.2/24");
+    let b = Pod::fake(&format!("second-{backend}"), "10.88.0.3/24");
+    n.add(&a, &n.conf(Some(backend), json!([tcp(80, "")]), Some(&a)));
+    let before = n.firewall();
+    let cb = n.conf(
+        Some(backend),
+        json!([tcp(81, ""), tcp(80, HOST1)]),
+        Some(&b),
+    );
+    let out = n.call(&ours(), "ADD", &b.cid, &b.path(), &cb);
+    assert_eq!(out.error_code(), 105, "{}", out.stdout);
+    let msg = out.json()["msg"].as_str().unwrap().to_string();
+    assert!(msg.contains(&a.cid) && msg.contains("80"), "{msg}");
+    assert_eq!(n.firewall(), before, "a refused ADD changed the firewall");
+    assert!(
+        !n.records()
+            .join(NET)
+            .join(format!("{}:eth0", b.cid))
+            .exists()
+    );
+    // Two different targets for one host socket in one request.
+    let dup = json!([tcp(90, ""), {"hostPort": 90, "containerPort": 9, "protocol": "tcp"}]);
+    let out = n.call(
+        &ours(),
+        "ADD",
+        &b.cid,
+        &b.path(),
+        &n.conf(Some(backend), dup, Some(&b)),
+    );
+    assert_eq!(out.error_code(), 7, "{}", out.stdout);
+    // a's DEL was lost; GC with only b valid removes it.
+    let mut gc = n.conf(Some(backend), Value::Null, None);
+    gc["cniVersion"] = json!("1.1.0");
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": b.cid, "ifname": "eth0"}]);
+    let out = n.call(&ours(), "GC", "", "", &gc);
+    assert!(out.success(), "GC {}", out.stdout);
+    assert!(!n.firewall().contains(&a.cid), "GC left {}", a.cid);
+    assert!(
+        !n.records()
+            .join(NET)
+            .join(format!("{}:eth0", a.cid))
+            .exists()
+    );
+    n.add(&b, &cb);
+    assert!(n.firewall().contains(&b.cid));
+}
+
+#[test]
+fn conflicts_and_gc_nftables() {
+    conflicts_and_gc("nftables");
+}
+
+#[test]
+fn conflicts_and_gc_iptables() {
+    conflicts_and_gc("iptables");
+}
+
+#[test]
+fn check_verifies_exactly_the_configured_families() {
+    let n = Node::new("ck");
+    for (backend, break_it) in [
+        (
+            "iptables",
+            &["iptables", "-t", "nat", "-F", "CNI-HOSTPORT-DNAT"][..],
+        ),
+        (
+            "nftables",
+            &[
+                "nft",
+                "flush",
+                "map",
+                "inet",
+                "ferrocni_hostport",
+                "hp4_any",
+            ][..],
+        ),
+    ] {
+        let p = Pod::fake(&format!("chk-{backend}"), "10.88.0.9/24");
+        let conf = n.conf(Some(backend), json!([tcp(7000, "")]), Some(&p));
+        n.add(&p, &conf);
+        let out = n.call(&ours(), "CHECK", &p.cid, &p.path(), &conf);
+        assert!(
+            out.success(),
+            "{backend} CHECK of a v4-only pod: {}",
+            out.stdout
+        );
+        n.node.exec_ok(break_it);
+        let out = n.call(&ours(), "CHECK", &p.cid, &p.path(), &conf);
+        assert_eq!(out.error_code(), 107, "{backend}: {}", out.stdout);
+        let out = n.call(&ours(), "DEL", &p.cid, "", &conf);
+        assert!(out.success());
+    }
+}
+
+#[test]
+fn status_reports_an_unusable_backend() {
+    let n = Node::new("st");
+    let mut conf = n.conf(None, Value::Null, None);
+    conf["cniVersion"] = json!("1.1.0");
+    let ok = integration::CniCall::new(&ours(), "STATUS")
+        .config(&conf)
+        .in_node(&n.node)
+        .run();
+    assert!(ok.success(), "{}", ok.stdout);
+    let bad = integration::CniCall::new(&ours(), "STATUS")
+        .env("PATH", "/nonexistent")
+        .config(&conf)
+        .in_node(&n.node)
+        .run();
+    assert_eq!(bad.error_code(), 50, "{}", bad.stdout);
+}
+
+#[test]
+fn stale_udp_conntrack_is_removed_at_add() {
+    let n = Node::new("su");
+    let p = n.pod("udp-pod");
+    let _s = Server::start(&p.ns, 5353, "dns");
+    // NAT is live on the node (another mapping), so the first packets of a
+    // UDP flow to a not-yet-mapped port get a conntrack entry without DNAT.
+    n.add(&p, &n.conf(None, json!([tcp(7000, "")]), Some(&p)));
+    assert_eq!(udp_get_from(&n.out, HOST1, 7053, 40053), None);
+    let maps = json!([{"hostPort": 7053, "containerPort": 5353, "protocol": "udp"}]);
+    let out = n.call(
+        &ours(),
+        "ADD",
+        "udp-pod-b",
+        &p.path(),
+        &n.conf(None, maps, Some(&p)),
+    );
+    assert!(out.success(), "{}", out.stdout);
+    // Same client, same source port: answered only if ADD removed the entry.
+    assert_eq!(
+        udp_get_from(&n.out, HOST1, 7053, 40053).as_deref(),
+        Some("dns")
+    );
+}
