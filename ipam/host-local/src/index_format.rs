@@ -140,14 +140,14 @@ mod tests {
         };
         let lb = bucket_of(&legacy.key);
         assert_eq!(
-            parse_bucket(&bucket_text(&[m.clone()]), b),
+            parse_bucket(&bucket_text(std::slice::from_ref(&m)), b),
             Some(vec![m.clone()])
         );
         assert_eq!(
-            parse_bucket(&bucket_text(&[legacy.clone()]), lb),
+            parse_bucket(&bucket_text(std::slice::from_ref(&legacy)), lb),
             Some(vec![legacy])
         );
-        let text = bucket_text(&[m.clone()]);
+        let text = bucket_text(std::slice::from_ref(&m));
         assert_eq!(parse_bucket(&text, (b + 1) % BUCKETS), None, "wrong bucket");
         assert_eq!(parse_bucket(&text[..text.len() - 5], b), None, "torn");
         assert_eq!(parse_bucket("c1\r\neth0", b), None);
@@ -161,7 +161,7 @@ mod tests {
             mtime: Some((1, 2)),
             boot: "b".into(),
         });
-        for text in [bucket_text(&[m.clone()]), bucket_text(&[]), stamp] {
+        for text in [bucket_text(std::slice::from_ref(&m)), bucket_text(&[]), stamp] {
             let t = text.trim();
             assert_ne!(t, "c1\r\neth0");
             assert_ne!(t, "c1");
