@@ -6,12 +6,13 @@
 #
 # Reservations are pre-populated by writing the reference's files directly.
 # Each sample is one ADD followed by one DEL of a fresh container (two process
-# executions, timed together from bash). Ours also reports its one-off index
-# rebuild: the first call after the directory was filled behind its back.
+# executions, timed together from bash; ours and the reference alternate).
+# Ours also reports its one-off index rebuild: the first call after the
+# directory was filled behind its back.
 #
 # Env: HL_OURS, HL_REF (binaries), HL_SIZES ("10 1000 60000"),
 #      HL_RUNS (samples per size for ours, default 30),
-#      HL_REF_RUNS_BIG (reference samples at 60,000, default 8).
+#      HL_REF_RUNS_BIG (reference samples at >= 10,000, default 8).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -60,19 +61,30 @@ call() { # $1 bin, $2 verb, $3 id, $4 conf
 
 now_us() { local t=${EPOCHREALTIME/./}; echo "$t"; }
 
-# Prints the median (µs) of $3 ADD+DEL pairs by binary $1 on data dir $2.
+median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
+
+# Times ADD+DEL pairs, ours and the reference interleaved (so load drift on a
+# shared machine hits both alike): $1 reservations, $2 ours' runs, $3 the
+# reference's runs. Writes medians (µs) to $WORK/ours.med and $WORK/ref.med.
 measure() {
-  local bin=$1 data=$2 runs=$3 c i t0 t1
-  c=$(conf "$data")
-  : >"$WORK/samples"
+  local n=$1 runs=$2 ref_runs=$3 co cr i t0
+  co=$(conf "$WORK/ours-$n")
+  cr=$(conf "$WORK/ref-$n")
+  : >"$WORK/ours.s"
+  : >"$WORK/ref.s"
   for ((i = 0; i < runs; i++)); do
     t0=$(now_us)
-    call "$bin" ADD "bench$i" "$c"
-    call "$bin" DEL "bench$i" "$c"
-    t1=$(now_us)
-    echo $((t1 - t0)) >>"$WORK/samples"
+    call "$OURS" ADD "bench$i" "$co"
+    call "$OURS" DEL "bench$i" "$co"
+    echo $(($(now_us) - t0)) >>"$WORK/ours.s"
+    ((i < ref_runs)) || continue
+    t0=$(now_us)
+    call "$REF" ADD "bench$i" "$cr"
+    call "$REF" DEL "bench$i" "$cr"
+    echo $(($(now_us) - t0)) >>"$WORK/ref.s"
   done
-  sort -n "$WORK/samples" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'
+  median "$WORK/ours.s" >"$WORK/ours.med"
+  median "$WORK/ref.s" >"$WORK/ref.med"
 }
 
 ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u/1000}'; }
@@ -96,10 +108,11 @@ for n in $SIZES; do
   t0=$(now_us)
   call "$OURS" DEL warmup "$(conf "$WORK/ours-$n")"
   rebuild=$(($(now_us) - t0))
-  ours=$(measure "$OURS" "$WORK/ours-$n" "$RUNS")
   ref_runs=$RUNS
   ((n >= 10000)) && ref_runs=$REF_RUNS_BIG
-  ref=$(measure "$REF" "$WORK/ref-$n" "$ref_runs")
+  measure "$n" "$RUNS" "$ref_runs"
+  ours=$(<"$WORK/ours.med")
+  ref=$(<"$WORK/ref.med")
   ratio=$(awk -v r="$ref" -v o="$ours" 'BEGIN {printf "%.1fx", r/o}')
   echo "| $n | $(ms "$ours") | $(ms "$ref") | $ratio | $(ms "$rebuild") |" >>"$WORK/table"
   echo "bench: $n reservations: ours $(ms "$ours") ms, reference $(ms "$ref") ms ($ratio)" >&2

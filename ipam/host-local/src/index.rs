@@ -238,6 +238,11 @@ impl<'a> Index<'a> {
     pub fn put(&mut self, m: Marker) -> Result<()> {
         let b = bucket_of(&m.key);
         let bucket = self.bucket(b)?;
+        let old = bucket.iter().position(|x| x.key == m.key);
+        if old.map(|i| &bucket[i]) == Some(&m) || (old.is_none() && m.ips.is_empty()) {
+            // Unchanged (a retried ADD): no write that a crash could tear.
+            return Ok(());
+        }
         bucket.retain(|x| x.key != m.key);
         if !m.ips.is_empty() {
             bucket.push(m);

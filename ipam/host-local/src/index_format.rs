@@ -161,7 +161,11 @@ mod tests {
             mtime: Some((1, 2)),
             boot: "b".into(),
         });
-        for text in [bucket_text(std::slice::from_ref(&m)), bucket_text(&[]), stamp] {
+        for text in [
+            bucket_text(std::slice::from_ref(&m)),
+            bucket_text(&[]),
+            stamp,
+        ] {
             let t = text.trim();
             assert_ne!(t, "c1\r\neth0");
             assert_ne!(t, "c1");

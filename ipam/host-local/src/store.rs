@@ -148,16 +148,10 @@ impl NetDir {
 
     /// SPEC (reference): `last_reserved_ip.<set>` holds the address text.
     pub fn set_last_reserved(&self, set: usize, ip: IpAddr) -> Result<()> {
-        let p = self.dir.join(format!("{LAST_IP_PREFIX}{set}"));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&p)
-            .map_err(|e| HostLocalError::storage(&p, "write", e))?;
-        f.write_all(ip.to_string().as_bytes())
-            .map_err(|e| HostLocalError::storage(&p, "write", e))
+        write_file(
+            &self.dir.join(format!("{LAST_IP_PREFIX}{set}")),
+            &ip.to_string(),
+        )
     }
 
     /// Every reservation (names that parse as addresses), content unread.
@@ -187,18 +181,21 @@ impl NetDir {
     }
 }
 
-/// Writes `content` to `path` in place (created or truncated). Only for our
-/// own files, whose readers detect a torn write and rebuild.
+/// Writes `content` over `path` in place (created if missing) and trims the
+/// file to its length. Never truncates to zero first: ext4 flushes files that
+/// are truncated to zero and rewritten (`auto_da_alloc`), which costs
+/// milliseconds on a busy disk. Readers of our files detect torn writes.
 pub fn write_file(path: &Path, content: &str) -> Result<()> {
+    let err = |e| HostLocalError::storage(path, "write", e);
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .mode(0o644)
         .open(path)
-        .map_err(|e| HostLocalError::storage(path, "create", e))?;
-    f.write_all(content.as_bytes())
-        .map_err(|e| HostLocalError::storage(path, "write", e))
+        .map_err(err)?;
+    f.write_all(content.as_bytes()).map_err(err)?;
+    f.set_len(content.len() as u64).map_err(err)
 }
 
 #[cfg(test)]
