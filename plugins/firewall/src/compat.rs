@@ -64,6 +64,42 @@ pub fn drop_targets() -> Result<Vec<(Flavor, Family)>> {
     filter_tables(&nft_chains()?, true)
 }
 
+/// The same from the text of `list chains ip` / `list chains ip6` (the
+/// tail of the ADD batch) for iptables-nft, plus iptables-legacy.
+pub fn drop_targets_from_listing(text: &str) -> Result<Vec<(Flavor, Family)>> {
+    let mut out: Vec<(Flavor, Family)> = drop_families(text)
+        .into_iter()
+        .map(|f| (Flavor::Nft, f))
+        .collect();
+    let legacy = filter_tables(&[], true)?;
+    out.extend(legacy);
+    Ok(out)
+}
+
+/// Families whose `filter` table's `FORWARD` base chain has policy drop,
+/// from nft's text listing of chains.
+pub fn drop_families(text: &str) -> Vec<Family> {
+    let (mut fam, mut chain, mut out) = (None, "", Vec::new());
+    for line in text.lines().map(str::trim) {
+        if let Some(t) = line.strip_prefix("table ") {
+            fam = match t.trim_end_matches('{').trim() {
+                "ip filter" => Some(Family::V4),
+                "ip6 filter" => Some(Family::V6),
+                _ => None,
+            };
+            chain = "";
+        } else if let Some(c) = line.strip_prefix("chain ") {
+            chain = c.trim_end_matches('{').trim();
+        } else if chain == ipt::FORWARD
+            && line.contains("hook forward")
+            && line.contains("policy drop;")
+        {
+            out.extend(fam.filter(|f| !out.contains(f)));
+        }
+    }
+    out
+}
+
 /// ADD: the reference accepts for `ips` wherever FORWARD drops.
 pub fn add_accepts(targets: &[(Flavor, Family)], admin: &str, ips: &[IpAddr]) -> Result<()> {
     for (flavor, fam) in targets {
@@ -111,4 +147,16 @@ pub fn del_accepts(ips: &[IpAddr]) -> Result<()> {
         ipt::apply(flavor, fam, &ipt::del_lines(&f, &mine))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_policy_from_listing() {
+        let text = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\ntable ip6 filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy accept;\n\t}\n}\ntable ip other {\n\tchain FORWARD {\n\t\ttype filter hook forward priority 0; policy drop;\n\t}\n}\n";
+        assert_eq!(drop_families(text), vec![Family::V4]);
+        assert!(drop_families("").is_empty());
+    }
 }

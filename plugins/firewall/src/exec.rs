@@ -3,7 +3,35 @@
 
 use crate::error::{FwError, Result};
 use std::fs::File;
+use std::io::Write;
 use std::process::{Command, Stdio};
+
+/// Runs `argv` once with `input` on stdin and returns its stdout (for an
+/// `nft -f -` batch that ends with `list` commands).
+pub fn run_with_output(argv: &[&str], input: &str) -> Result<String> {
+    let cmd = argv.join(" ");
+    let err = |msg: String| FwError::Exec {
+        cmd: cmd.clone(),
+        msg,
+    };
+    let mut child = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| err(e.to_string()))?;
+    if let Some(mut pipe) = child.stdin.take() {
+        // A tool that exits early closes the pipe; its stderr says why.
+        let _ = pipe.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| err(e.to_string()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(err(format!("{}: {stderr}", out.status)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
 
 /// Runs `argv` and returns its stdout; `Ok(None)` when it failed because
 /// the object does not exist (`nft list table` of a missing table).
@@ -71,5 +99,8 @@ mod tests {
         let e = read(&["sh", "-c", "echo boom >&2; exit 2"]).unwrap_err();
         assert!(e.to_string().contains("boom"), "{e}");
         assert!(read(&["/nonexistent-ferrocni"]).is_err());
+        assert_eq!(run_with_output(&["cat"], "x\n").unwrap(), "x\n");
+        let e = run_with_output(&["sh", "-c", "cat >/dev/null; echo nope >&2; exit 1"], "x");
+        assert!(e.unwrap_err().to_string().contains("nope"));
     }
 }

@@ -24,7 +24,7 @@
 use crate::attach::Attachment;
 use crate::config::{Allow, FwConf, Policy};
 use crate::error::{FwError, Result};
-use crate::exec::read;
+use crate::exec::{read, run_with_output};
 use crate::nftjson::{Elem, Table, parse_table};
 use fwkit::Batch;
 use sha2::{Digest, Sha512};
@@ -131,20 +131,23 @@ pub fn add_batch(att: &Attachment, conf: &FwConf) -> Batch {
     b
 }
 
-/// Applies the ADD batch; a bridge still mapped to another network's chain
-/// (a renamed network) is re-pointed on the error path only.
-pub fn add(att: &Attachment, conf: &FwConf) -> Result<()> {
-    let batch = add_batch(att, conf);
-    match batch.run(&["nft", "-f", "-"]) {
-        Err(fwkit::Error::Command { stderr, .. }) if stderr.contains("File exists") => {
+/// Applies the ADD batch and returns the listing of the `ip`/`ip6` chains
+/// it ends with (to see iptables' FORWARD policy without another exec). A
+/// bridge still mapped to another network's chain (a renamed network) is
+/// re-pointed on the error path only.
+pub fn add(att: &Attachment, conf: &FwConf) -> Result<String> {
+    let mut batch = add_batch(att, conf);
+    batch.line("list chains ip").line("list chains ip6");
+    let argv = ["nft", "-f", "-"];
+    match run_with_output(&argv, batch.text()) {
+        Err(FwError::Exec { msg, .. }) if msg.contains("File exists") => {
             let mut fix = Batch::new();
             if let Some(br) = &att.bridge {
                 fix.line(format!("delete element {T} ingress {{ \"{br}\" }}"));
             }
-            fix.extend(&batch).run(&["nft", "-f", "-"])?;
-            Ok(())
+            run_with_output(&argv, fix.extend(&batch).text())
         }
-        other => Ok(other?),
+        other => other,
     }
 }
 

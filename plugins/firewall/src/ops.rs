@@ -33,8 +33,8 @@ pub fn add(att: &Attachment, conf: &FwConf) -> Result<()> {
     let _guard = lock()?;
     match conf.backend {
         BackendChoice::Nftables => {
-            let targets = compat::drop_targets()?;
-            nft::add(att, conf)?;
+            let listing = nft::add(att, conf)?;
+            let targets = compat::drop_targets_from_listing(&listing)?;
             compat::add_accepts(&targets, &conf.admin_chain, &att.ips)
         }
         BackendChoice::Iptables => {

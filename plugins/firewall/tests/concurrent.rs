@@ -152,47 +152,67 @@ fn hundred_attachments_concurrently_policy_holds_nothing_left() {
     assert!(!node.iptables_filter().contains("CNI-"));
 }
 
-/// 100 real pods (reference bridge + host-local + our firewall) across
-/// three networks, ADDed and DELed from 8 threads. Slow: `make soak`.
+/// `n` real pods (reference bridge + host-local + our firewall) across
+/// three networks, ADDed and DELed from 8 threads, `cycles` times.
+fn real_pods(n: usize, cycles: usize) {
+    let node = Node::new("fwr");
+    let nets = nets();
+    for _ in 0..cycles {
+        let pods: Vec<Pod> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..8)
+                .map(|t| {
+                    let (node, nets) = (&node, &nets);
+                    sc.spawn(move || {
+                        (0..n)
+                            .filter(|i| i % 8 == t)
+                            .map(|i| Pod::add(node, &nets[i % 3]))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let by = |n: &str| pods.iter().filter(|p| p.net.name == n).collect::<Vec<_>>();
+        let (webs, dbs, logs) = (by("cweb"), by("cdb"), by("clog"));
+        let listener = Listener::start(&dbs[0].ns, &["tcp/5432", "tcp/5433"]);
+        expect(&webs[5].ns, "tcp", &dbs[0].ip, 5432, true, "web -> db");
+        expect(
+            &webs[6].ns,
+            "tcp",
+            &dbs[0].ip,
+            5433,
+            false,
+            "web -> db other port",
+        );
+        expect(&logs[3].ns, "tcp", &dbs[0].ip, 5432, false, "log -> db");
+        expect(&dbs[7].ns, "tcp", &dbs[0].ip, 5433, true, "db -> db");
+        for p in &pods {
+            assert!(p.check(&node).success(), "CHECK {}", p.id);
+        }
+        drop(listener);
+        let mut buckets: Vec<Vec<Pod>> = (0..8).map(|_| Vec::new()).collect();
+        for (i, p) in pods.into_iter().enumerate() {
+            buckets[i % 8].push(p);
+        }
+        std::thread::scope(|sc| {
+            for b in buckets {
+                let node = &node;
+                sc.spawn(move || b.into_iter().for_each(|p| p.del(node)));
+            }
+        });
+        assert_eq!(node.ours(), "", "nothing left");
+        assert!(!node.iptables_filter().contains("CNI-"));
+    }
+}
+
+#[test]
+fn hundred_real_pods_concurrently_nothing_left() {
+    real_pods(100, 1);
+}
+
+/// The heavy version: 200 pods, three rounds (`make soak`).
 #[test]
 #[ignore]
-fn soak_hundred_real_pods() {
-    let node = Node::new("fws");
-    let nets = nets();
-    let pods: Vec<Pod> = std::thread::scope(|sc| {
-        let hs: Vec<_> = (0..8)
-            .map(|t| {
-                let (node, nets) = (&node, &nets);
-                sc.spawn(move || {
-                    (0..100)
-                        .filter(|i| i % 8 == t)
-                        .map(|i| Pod::add(node, &nets[i % 3]))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
-    let by = |n: &str| pods.iter().filter(|p| p.net.name == n).collect::<Vec<_>>();
-    let (webs, dbs, logs) = (by("cweb"), by("cdb"), by("clog"));
-    let _ld = Listener::start(&dbs[0].ns, &["tcp/5432", "tcp/5433"]);
-    expect(&webs[5].ns, "tcp", &dbs[0].ip, 5432, true, "web -> db");
-    expect(&logs[3].ns, "tcp", &dbs[0].ip, 5432, false, "log -> db");
-    expect(&dbs[7].ns, "tcp", &dbs[0].ip, 5433, true, "db -> db");
-    for p in &pods {
-        assert!(p.check(&node).success(), "CHECK {}", p.id);
-    }
-    drop(_ld);
-    let mut buckets: Vec<Vec<Pod>> = (0..8).map(|_| Vec::new()).collect();
-    for (i, p) in pods.into_iter().enumerate() {
-        buckets[i % 8].push(p);
-    }
-    std::thread::scope(|sc| {
-        for b in buckets {
-            let node = &node;
-            sc.spawn(move || b.into_iter().for_each(|p| p.del(node)));
-        }
-    });
-    assert_eq!(node.ours(), "", "nothing left");
-    let _ = new_id("x");
+fn soak_real_pods_repeated() {
+    real_pods(200, 3);
 }
