@@ -6,7 +6,7 @@
 //! Modules: [`config`] (keys, validation), [`add`], [`del`], [`check`],
 //! [`status`], [`gc`] (the verbs), [`host`] / [`container`] / [`gateway`]
 //! (the kernel work of ADD), [`masq`] and [`spoofchk`] (netfilter),
-//! [`result`] (the result and the decisions taken from IPAM), [`undo`]
+//! [`nfnl`] (nf_tables netlink fast path and probes), [`result`] (the result and the decisions taken from IPAM), [`undo`]
 //! (rollback of a failed ADD), [`error`] (codes, in one place).
 
 pub mod add;
@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod gc;
 pub mod host;
 pub mod masq;
+pub mod nfnl;
 pub mod result;
 pub mod spoofchk;
 pub mod status;

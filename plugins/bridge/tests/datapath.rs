@@ -166,3 +166,35 @@ fn layer2_only_config_attaches_without_addresses() {
     t.del_ok("pod1", Some(&p1), &conf);
     assert!(t.pod_veths().is_empty());
 }
+
+#[test]
+fn enabledad_waits_for_dad_on_netlink_events() {
+    let t = Topo::new("da");
+    let p1 = TestNetns::new("da1");
+    let conf = t.conf(true, json!({"enabledad": true}));
+    let start = std::time::Instant::now();
+    let r = t.add_ok("pod1", &p1, &conf);
+    let took = start.elapsed();
+    // Right after ADD returns, DAD is over: nothing tentative, and the
+    // address really went through DAD (no `nodad` flag).
+    let a6 = p1.exec_ok(&["ip", "-6", "addr", "show", "eth0"]);
+    let mine = format!("{}/64", pod_ip(&r, true));
+    let line = a6
+        .lines()
+        .find(|l| l.contains(&mine))
+        .unwrap_or_else(|| panic!("{a6}"));
+    assert!(
+        !line.contains("tentative") && !line.contains("nodad"),
+        "{a6}"
+    );
+    assert_eq!(
+        p1.exec_ok(&["sysctl", "-n", "net.ipv6.conf.eth0.accept_dad"])
+            .trim(),
+        "1"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "bounded wait: {took:?}"
+    );
+    t.del_ok("pod1", Some(&p1), &conf);
+}
