@@ -23,9 +23,11 @@ mod ipt_portmap;
 mod ipt_save;
 mod masq;
 mod names;
+mod nft_guard;
 mod nft_json;
 mod nft_masq;
 mod nft_portmap;
+mod nft_portmap_known;
 mod portmap;
 
 pub use backend::{Backend, Flavor, detect_backend, detect_iptables_flavor, probe};
@@ -38,5 +40,6 @@ pub use names::{
     dnat_comment, ipmasq_chain, nft_ident, portmap_dn_chain, reference_comment, validate_token,
 };
 pub use portmap::{
-    PortMapping, PortmapOpts, Protocol, portmap_add, portmap_check, portmap_del, portmap_gc,
+    PortMapping, PortmapOpts, Protocol, portmap_add, portmap_check, portmap_del, portmap_del_known,
+    portmap_gc,
 };

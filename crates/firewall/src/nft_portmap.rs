@@ -6,6 +6,8 @@
 //! map hair4_ip  { type inet_proto . ipv4_addr . inet_service : verdict }  # -> jump hair-<hash>
 //! map hair4_any { type inet_proto . inet_service : verdict }
 //! set spec4     { type inet_proto . inet_service }   # "a specific-IP holder exists"
+//! set own4      { type inet_proto . ipv4_addr . inet_service . ipv6_addr }
+//!               # guard: key (0.0.0.0 = any) . owner token, see nft_guard
 //! (and the same with 6 / ipv6_addr)
 //! chain prerouting (nat, dstnat) / output (nat, -100):
 //!     fib daddr type local jump hostports
@@ -28,6 +30,7 @@
 
 use crate::exec::Batch;
 use crate::names::{nft_ident, sha512_hex};
+use crate::nft_guard::token;
 use crate::nft_json::{Table, list_table};
 use crate::{Error, Family, PortMapping, PortmapOpts, Result};
 use ipnet::IpNet;
@@ -76,6 +79,9 @@ pub(crate) fn scaffolding(b: &mut Batch) {
         ));
         b.line(format!(
             "add map {t} hair{s}_any {{ type inet_proto . inet_service : verdict ; }}"
+        ));
+        b.line(format!(
+            "add set {t} own{s} {{ type inet_proto . {a} . inet_service . ipv6_addr ; }}"
         ));
     }
     let base = [
@@ -173,6 +179,21 @@ fn mapping_ops(b: &mut Batch, ident: &str, ip: &IpNet, m: &PortMapping, hair: Op
             "add element {t} {hair_map} {{ {key} {c} : jump {chain} }}"
         ));
     }
+    let tok = token(ident);
+    let guard = guard_key(f, m);
+    b.line(format!("add element {t} own{s} {{ {guard} . {tok} {c} }}"));
+}
+
+/// Key of a mapping in the guard set `own4`/`own6` (without the owner
+/// token): `proto . host address . port`, the unspecified address standing
+/// for "any host address".
+pub(crate) fn guard_key(f: Family, m: &PortMapping) -> String {
+    let host = match (m.specific_host_ip(), f) {
+        (Some(h), _) => h.to_string(),
+        (None, Family::V4) => "0.0.0.0".into(),
+        (None, Family::V6) => "::".into(),
+    };
+    format!("{} . {host} . {}", m.protocol.as_str(), m.host_port)
 }
 
 /// The ADD batch (scaffolding + per-mapping element commands).
@@ -272,7 +293,13 @@ fn delete_ops(table: &Table, doomed: &dyn Fn(&str) -> bool, all_markers: bool) -
         let s = f.suffix();
         let mut freed = HashSet::new();
         let mut kept = HashSet::new();
-        let names = ["hp{s}_ip", "hp{s}_any", "hair{s}_ip", "hair{s}_any"];
+        let names = [
+            "hp{s}_ip",
+            "hp{s}_any",
+            "hair{s}_ip",
+            "hair{s}_any",
+            "own{s}",
+        ];
         for name in names.map(|n| n.replace("{s}", s)) {
             for e in table.elems(&name) {
                 let gone = e.comment.as_deref().is_some_and(doomed);

@@ -20,7 +20,9 @@ create element {t} hp4_any {{ tcp . 8443 : 0.0.0.0 . 0 }}
 delete element {t} hp4_any {{ tcp . 8443 }}
 add element {t} spec4 {{ tcp . 8443 }}
 add element {t} hair4_ip {{ tcp . 10.0.0.1 . 8443 comment \"c n\" : jump hair-x }}
-"
+add element {t} own4 {{ tcp . 10.0.0.1 . 8443 . {tok} comment \"c n\" }}
+",
+        tok = crate::nft_guard::token("c n")
     );
     assert_eq!(b.text(), want);
 }

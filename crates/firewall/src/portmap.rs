@@ -1,7 +1,7 @@
 //! Public port-mapping API (portmap plugin), dispatching to a backend.
 
 use crate::names::validate_token;
-use crate::{Backend, Error, Family, Result, ipt_portmap, nft_portmap};
+use crate::{Backend, Error, Family, Result, ipt_portmap, nft_portmap, nft_portmap_known};
 use ipnet::IpNet;
 use std::fmt;
 use std::net::IpAddr;
@@ -225,6 +225,37 @@ pub fn portmap_del(net: &str, cid: &str, backend: Backend) -> Result<()> {
     validate_token("container id", cid)?;
     match backend {
         Backend::Nftables => nft_portmap::del(net, cid),
+        Backend::Iptables(f) => ipt_portmap::del(f, net, cid),
+    }
+}
+
+/// Removes exactly what `portmap_add` with the same arguments created, for
+/// callers that recorded them (the portmap plugin's per-attachment record).
+/// nftables: one `nft -f -` and no read, whatever the number of other
+/// mappings; an element now held by another container is never touched,
+/// elements already gone are skipped, and a second call is a no-op (see
+/// `nft_portmap_known`). iptables: the same as [`portmap_del`] (its chains
+/// are named after the container). A record that ADD would have refused
+/// falls back to [`portmap_del`].
+pub fn portmap_del_known(
+    net: &str,
+    cid: &str,
+    container_ips: &[IpNet],
+    mappings: &[PortMapping],
+    opts: &PortmapOpts,
+    backend: Backend,
+) -> Result<()> {
+    validate_token("network name", net)?;
+    validate_token("container id", cid)?;
+    let Ok(maps) = dedup(mappings) else {
+        return portmap_del(net, cid, backend);
+    };
+    if maps.is_empty() || container_ips.is_empty() {
+        return Ok(());
+    }
+    let ips = one_per_family(container_ips);
+    match backend {
+        Backend::Nftables => nft_portmap_known::del_known(net, cid, &ips, &maps, opts),
         Backend::Iptables(f) => ipt_portmap::del(f, net, cid),
     }
 }
