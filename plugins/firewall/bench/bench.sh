@@ -20,9 +20,10 @@ RUNS=${FW_RUNS:-21}
 OUT_DIR=$ROOT/bench/out
 OUT=$OUT_DIR/firewall.md
 
-if [[ ${1:-} == --inner ]]; then
-  # Runs inside the node netns: $2 = impl (nft|ipt|ref), $3 = N, $4 = pod netns.
-  impl=$2 n=$3 pod=$4
+if [[ ${1:-} == --setup || ${1:-} == --sample ]]; then
+  # Runs inside a node netns: $2 = impl (nft|ipt|ref), $3 = N (setup) or
+  # sample number, $4 = pod netns path.
+  mode=$1 impl=$2 arg=$3 pod=$4
   case $impl in
     nft) bin=$OURS backend='' ;;
     ipt) bin=$OURS backend='"backend":"iptables",' ;;
@@ -34,7 +35,16 @@ if [[ ${1:-} == --inner ]]; then
   call() { # $1 = verb, $2 = id, $3 = address
     conf "$3" | CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=$pod CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni "$bin" >/dev/null
   }
-  nft flush ruleset
+  if [[ $mode == --sample ]]; then
+    ip=10.201.$((arg >> 8)).$(((arg & 255) + 1))
+    t0=$(date +%s%N)
+    call ADD "bench$arg" "$ip"
+    t1=$(date +%s%N)
+    call DEL "bench$arg" "$ip"
+    echo $(((t1 - t0) / 1000))
+    exit 0
+  fi
+  n=$arg
   call ADD fill0 10.200.0.1
   if ((n > 1)); then
     if [[ $impl == nft ]]; then
@@ -51,16 +61,6 @@ if [[ ${1:-} == --inner ]]; then
         echo COMMIT; } | iptables-restore --noflush
     fi
   fi
-  samples=()
-  for ((r = 0; r < RUNS; r++)); do
-    ip=10.201.0.$((r + 1))
-    t0=$(date +%s%N)
-    call ADD "bench$r" "$ip"
-    t1=$(date +%s%N)
-    call DEL "bench$r" "$ip"
-    samples+=($(((t1 - t0) / 1000)))
-  done
-  printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
   exit 0
 fi
 
@@ -69,12 +69,36 @@ for b in "$OURS" "$REF"; do
 done
 [[ $(id -u) == 0 ]] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 
-NODE=fcni-bench-fw-node-$$
-POD=fcni-bench-fw-pod-$$
-ip netns add "$NODE"
+PFX=fcni-bench-fw-$$
+POD=$PFX-pod
+IMPLS="nft ipt ref"
 ip netns add "$POD"
-cleanup() { ip netns del "$NODE" 2>/dev/null || true; ip netns del "$POD" 2>/dev/null || true; }
+cleanup() { for i in $IMPLS pod; do ip netns del "$PFX-$i" 2>/dev/null || true; done; }
 trap cleanup EXIT
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# One node netns per implementation, populated with N pods; samples are
+# interleaved (nft, ipt, ref, nft, …) so load changes hit all three alike.
+measure() { # $1 = N; prints "nft_us ipt_us ref_us"
+  local n=$1 i r
+  declare -A got
+  for i in $IMPLS; do
+    ip netns add "$PFX-$i"
+    ip netns exec "$PFX-$i" "$0" --setup "$i" "$n" "/run/netns/$POD"
+    got[$i]=""
+  done
+  for ((r = 0; r < RUNS; r++)); do
+    for i in $IMPLS; do
+      got[$i]+="$(ip netns exec "$PFX-$i" "$0" --sample "$i" "$r" "/run/netns/$POD") "
+    done
+  done
+  for i in $IMPLS; do
+    printf '%s ' "$(tr ' ' '\n' <<<"${got[$i]}" | grep . | median)"
+    ip netns del "$PFX-$i"
+  done
+  echo
+}
 
 ms() { awk -v us="$1" 'BEGIN {printf "%.1f", us / 1000}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f×", a / b}'; }
@@ -83,14 +107,12 @@ mkdir -p "$OUT_DIR"
 {
   echo "# firewall ADD with N pods present (median of $RUNS, ms)"
   echo
-  echo "Node netns, ingressPolicy same-bridge; one ADD of a fresh pod per sample."
+  echo "Node netns per implementation, ingressPolicy same-bridge; one ADD of a fresh pod per sample, samples interleaved."
   echo
   echo "| pods present | ours (nftables) | ours (iptables mode) | reference (iptables) | reference / ours (nftables) |"
   echo "|---:|---:|---:|---:|---:|"
   for n in $SIZES; do
-    nft_us=$(ip netns exec "$NODE" "$0" --inner nft "$n" "/run/netns/$POD")
-    ipt_us=$(ip netns exec "$NODE" "$0" --inner ipt "$n" "/run/netns/$POD")
-    ref_us=$(ip netns exec "$NODE" "$0" --inner ref "$n" "/run/netns/$POD")
+    read -r nft_us ipt_us ref_us <<<"$(measure "$n")"
     echo "| $n | $(ms "$nft_us") | $(ms "$ipt_us") | $(ms "$ref_us") | $(ratio "$ref_us" "$nft_us") |"
   done
   echo
