@@ -2,7 +2,7 @@
 # The host is hybrid (no unified cgroup2 controllers), so the kernel side runs
 # under QEMU (TCG): image built once into tests/vm/cache, ~5 s per boot.
 
-CGROUP_HOOK_VM_PKGS := qemu-system-x86 busybox-static kmod cpio xz-utils gcc libc6-dev jq
+CGROUP_HOOK_VM_PKGS := qemu-system-x86 busybox-static kmod cpio xz-utils gcc libc6-dev jq runc crun
 EXTRA_APT_PKGS += $(CGROUP_HOOK_VM_PKGS)
 
 .PHONY: vm-test demo-cgroup cgroup-hook-bin

@@ -14,6 +14,7 @@ if [ "${1:-}" = --demo ]; then script=demo.sh; shift; fi
 BIN=$(realpath -m "${1:-$ROOT/target/debug/cgroup-hook}")
 [ -x "$BIN" ] || { echo "vm-test: $BIN missing: build it first (cargo build -p cgroup-hook)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "vm-test: needs root (QEMU 9p passthrough, apt)" >&2; exit 2; }
+"$ROOT/scripts/ensure-packages.sh" jq runc crun
 "$HERE/build-image.sh"
 SHARE=$HERE/cache/share
 mkdir -p "$SHARE"
