@@ -186,6 +186,39 @@ fn io_max_merges_and_undoes_per_device() {
 }
 
 #[test]
+fn every_kernel_errno_is_reported_and_undone() {
+    let (_t, r) = disks();
+    for errno in [
+        libc::EINVAL,
+        libc::ENODEV,
+        libc::EBUSY,
+        libc::EACCES,
+        libc::ENOENT,
+        libc::ENOSPC,
+    ] {
+        let fs = FakeCgroup::new();
+        // the second io.max line fails: the first one must be undone too
+        fs.fail.borrow_mut().insert("io.max:8:16".into(), errno);
+        let reqs = [
+            req(Knob::MemoryMax, "1Gi"),
+            req(Knob::IoMax, "8:0 wbps=1Mi; 8:16 wbps=2Mi"),
+        ];
+        let p = plan(&reqs, &fs, &r, true);
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        let e = apply(&fs, &p.writes).unwrap_err();
+        let want = std::io::Error::from_raw_os_error(errno).to_string();
+        assert!(
+            e.contains("writing io.max \"8:16 wbps=2097152\"")
+                && e.contains(&want)
+                && e.contains("undone"),
+            "{e}"
+        );
+        assert_eq!(fs.get("memory.max"), "max\n", "errno {errno}");
+        assert_eq!(fs.get("io.max"), "", "errno {errno}");
+    }
+}
+
+#[test]
 fn verify_catches_a_kernel_that_ignores_writes() {
     let fs = FakeCgroup::new();
     let p = plan(&[req(Knob::CpuWeight, "50")], &fs, &resolver(), true);

@@ -14,7 +14,7 @@ use crate::cgfs::CgroupFiles;
 pub struct FakeCgroup {
     pub files: RefCell<BTreeMap<String, String>>,
     pub parent: BTreeMap<String, String>,
-    /// file -> errno returned on write (once the n-th write is reached).
+    /// `file` or `file:line-prefix` -> errno returned by matching writes.
     pub fail: RefCell<BTreeMap<String, i32>>,
     pub writes: RefCell<Vec<(String, String)>>,
     path: PathBuf,
@@ -126,9 +126,19 @@ impl CgroupFiles for FakeCgroup {
 
     fn write(&self, name: &str, data: &str) -> io::Result<()> {
         self.writes.borrow_mut().push((name.into(), data.into()));
-        if let Some(e) = self.fail.borrow().get(name) {
+        let fails = self.fail.borrow();
+        let hit = fails.iter().find(|(k, _)| match k.split_once(':') {
+            Some((f, prefix))
+                if !f.contains(' ') && f.contains('.') && !prefix.is_empty() && f == name =>
+            {
+                data.starts_with(prefix)
+            }
+            _ => k.as_str() == name,
+        });
+        if let Some((_, e)) = hit {
             return Err(io::Error::from_raw_os_error(*e));
         }
+        drop(fails);
         let old = self.read(name)?;
         let new = match name {
             "io.max" => FakeCgroup::merge_keyed(&old, data),
