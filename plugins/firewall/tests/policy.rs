@@ -242,3 +242,32 @@ fn isolated_cuts_pods_of_one_bridge_apart() {
         assert!(!node.nft().contains("ferrocni_firewall"), "{backend}");
     }
 }
+
+#[test]
+fn ipv6_networks_isolation_and_allow_rules() {
+    let node = Node::new("fw6");
+    let web = Net::new("web6", "fw6web0", "fd00:51::/64", json!({}));
+    let db = Net::new(
+        "db6",
+        "fw6db0",
+        "fd00:52::/64",
+        json!({"ingressPolicy": "same-bridge",
+               "allow": [{"from": "fd00:51::/64", "ports": ["tcp/5432"]}]}),
+    );
+    let w = Pod::add(&node, &web);
+    let d = Pod::add(&node, &db);
+    let d2 = Pod::add(&node, &db);
+    assert!(d.ip.contains(':'), "{}", d.ip);
+    let _ld = Listener::start(&d.ns, &["tcp/5432", "tcp/5433"]);
+    let _lw = Listener::start(&w.ns, &["tcp/80"]);
+    expect(&w.ns, "tcp", &d.ip, 5432, true, "v6 web -> db allowed port");
+    expect(&w.ns, "tcp", &d.ip, 5433, false, "v6 web -> db other port");
+    expect(&d2.ns, "tcp", &d.ip, 5433, true, "v6 db2 -> db1");
+    expect(&d.ns, "tcp", &w.ip, 80, true, "v6 db -> web, replies pass");
+    assert!(node.ours().contains(&d.ip));
+    for p in [w, d, d2] {
+        assert!(p.check(&node).success());
+        p.del(&node);
+    }
+    assert_eq!(node.ours(), "");
+}

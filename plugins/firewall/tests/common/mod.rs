@@ -126,10 +126,15 @@ impl Net {
     }
 
     fn bridge_conf(&self, node: &Node) -> Value {
+        let dst = if self.subnet.contains(':') {
+            "::/0"
+        } else {
+            "0.0.0.0/0"
+        };
         json!({"cniVersion": "1.0.0", "name": self.name, "type": "bridge",
                "bridge": self.bridge, "isGateway": true, "ipMasq": true,
                "ipam": {"type": "host-local", "ranges": [[{"subnet": self.subnet}]],
-                        "routes": [{"dst": "0.0.0.0/0"}],
+                        "routes": [{"dst": dst}],
                         "dataDir": node.data.display().to_string()}})
     }
 

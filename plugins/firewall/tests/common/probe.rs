@@ -8,15 +8,19 @@ pub const PYTHON: &str = "/usr/bin/python3";
 
 const SERVER: &str = r#"
 import socket, sys, threading
+def sock(kind):
+    s = socket.socket(socket.AF_INET6, kind)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return s
 def tcp(p):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", p)); s.listen(128)
+    s = sock(socket.SOCK_STREAM); s.bind(("::", p)); s.listen(128)
     while True:
         c, _ = s.accept()
         try: c.sendall(b"ok")
         finally: c.close()
 def udp(p):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", p))
+    s = sock(socket.SOCK_DGRAM); s.bind(("::", p))
     while True:
         d, a = s.recvfrom(64); s.sendto(b"ok", a)
 for spec in sys.argv[1:]:
@@ -33,7 +37,8 @@ try:
     if proto == "tcp":
         s = socket.create_connection((host, port), timeout=t)
     else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(t)
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(t)
         s.sendto(b"x", (host, port))
     s.settimeout(t)
     sys.exit(0 if s.recv(2) == b"ok" else 1)
