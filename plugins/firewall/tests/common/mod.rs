@@ -18,6 +18,20 @@ pub const EXT_IP: &str = "192.168.77.2";
 
 static IDS: AtomicU32 = AtomicU32::new(0);
 
+/// The bridge plugin the pods are made with: `$FW_TEST_BRIDGE`, else ours
+/// when the workspace's binaries are built (`make test`), else the
+/// reference. IPAM is always the reference host-local.
+pub fn bridge_bin() -> String {
+    if let Ok(b) = std::env::var("FW_TEST_BRIDGE") {
+        return b;
+    }
+    let ours = integration::bin_dir().join("bridge");
+    if ours.is_file() {
+        return ours.display().to_string();
+    }
+    format!("{REF_DIR}/bridge")
+}
+
 /// A fresh container id.
 pub fn new_id(tag: &str) -> String {
     format!(
@@ -174,7 +188,7 @@ impl Pod {
         let ns = TestNetns::new("fwp");
         let id = new_id("p");
         let path = ns.path().display().to_string();
-        let out = CniCall::new(&format!("{REF_DIR}/bridge"), "ADD")
+        let out = CniCall::new(&bridge_bin(), "ADD")
             .env("CNI_PATH", REF_DIR)
             .pod(&id, &path, "eth0")
             .config(&net.bridge_conf(node))
@@ -223,7 +237,7 @@ impl Pod {
             .config(&self.net.fw_conf(Some(&self.result)))
             .run();
         assert!(fw.success(), "firewall DEL: {} {}", fw.stdout, fw.stderr);
-        let out = CniCall::new(&format!("{REF_DIR}/bridge"), "DEL")
+        let out = CniCall::new(&bridge_bin(), "DEL")
             .env("CNI_PATH", REF_DIR)
             .pod(&self.id, &self.path(), "eth0")
             .config(&self.net.bridge_conf(node))
