@@ -55,7 +55,7 @@ fn run(verb: &str, id: &str, ifname: &str, args: &str, conf: &Value) -> (i32, Va
     (out.exit_code, v)
 }
 
-type Model = BTreeMap<(String, String), Vec<String>>;
+type Model = BTreeMap<Key, Vec<String>>;
 
 fn expected_files(m: &Model) -> BTreeMap<String, String> {
     m.iter()
@@ -78,60 +78,71 @@ fn small_dual(dir: &std::path::Path) -> Value {
     )
 }
 
+type Key = (String, String);
+
+fn key(i: u8, f: u8) -> Key {
+    (format!("c{i}"), format!("eth{f}"))
+}
+
+/// ADD: success must agree with the model (retry-stable, no sharing);
+/// failure is exhaustion, or a conflict/invalid request when one was made.
+fn apply_add(
+    k: Key,
+    req: Option<u8>,
+    conf: &Value,
+    model: &mut Model,
+) -> Result<(), TestCaseError> {
+    let args = req
+        .map(|r| format!("IP=10.70.0.{}", r % 8))
+        .unwrap_or_default();
+    let (code, v) = run("ADD", &k.0, &k.1, &args, conf);
+    if code != 0 {
+        let c = v["code"].as_u64().unwrap();
+        prop_assert!([105, 106, 7].contains(&c), "unexpected failure {}", v);
+        if req.is_none() {
+            prop_assert_eq!(c, 106, "only exhaustion: {}", v);
+        }
+        return Ok(());
+    }
+    let mut ips: Vec<String> = v["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x["address"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    prop_assert_eq!(ips.len(), 2);
+    ips.sort();
+    if let Some(old) = model.get(&k) {
+        prop_assert_eq!(&ips, old, "retry returns the same addresses");
+    }
+    let others: BTreeSet<&String> = model
+        .iter()
+        .filter(|(kk, _)| **kk != k)
+        .flat_map(|(_, v)| v)
+        .collect();
+    for ip in &ips {
+        prop_assert!(!others.contains(ip), "{} given twice", ip);
+    }
+    model.insert(k, ips);
+    Ok(())
+}
+
 fn apply(
     op: &Op,
     conf: &Value,
     dir: &std::path::Path,
     model: &mut Model,
 ) -> Result<(), TestCaseError> {
-    let key = |i: u8, f: u8| (format!("c{i}"), format!("eth{f}"));
     match op {
-        Op::Add(i, f, req) => {
-            let k = key(*i, *f);
-            let args = req
-                .map(|r| format!("IP=10.70.0.{}", r % 8))
-                .unwrap_or_default();
-            let (code, v) = run("ADD", &k.0, &k.1, &args, conf);
-            if code == 0 {
-                let ips: Vec<String> = v["ips"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| {
-                        x["address"]
-                            .as_str()
-                            .unwrap()
-                            .split('/')
-                            .next()
-                            .unwrap()
-                            .to_string()
-                    })
-                    .collect();
-                prop_assert_eq!(ips.len(), 2);
-                if let Some(old) = model.get(&k) {
-                    let mut got = ips.clone();
-                    got.sort();
-                    prop_assert_eq!(&got, old, "retry returns the same addresses");
-                }
-                let others: BTreeSet<&String> = model
-                    .iter()
-                    .filter(|(kk, _)| **kk != k)
-                    .flat_map(|(_, v)| v)
-                    .collect();
-                for ip in &ips {
-                    prop_assert!(!others.contains(ip), "{} given twice", ip);
-                }
-                let mut ips = ips;
-                ips.sort();
-                model.insert(k, ips);
-            } else {
-                let c = v["code"].as_u64().unwrap();
-                prop_assert!([105, 106, 7].contains(&c), "unexpected failure {}", v);
-                if req.is_none() {
-                    prop_assert_eq!(c, 106, "only exhaustion: {}", v);
-                }
-            }
-        }
+        Op::Add(i, f, req) => apply_add(key(*i, *f), *req, conf, model)?,
         Op::Del(i, f) => {
             let k = key(*i, *f);
             prop_assert_eq!(run("DEL", &k.0, &k.1, "", conf).0, 0);
@@ -145,10 +156,8 @@ fn apply(
             );
         }
         Op::Foreign(i, f) => {
-            if let Some(ips) = model.remove(&key(*i, *f)) {
-                for ip in ips {
-                    std::fs::remove_file(net_dir(dir).join(ip)).unwrap();
-                }
+            for ip in model.remove(&key(*i, *f)).unwrap_or_default() {
+                std::fs::remove_file(net_dir(dir).join(ip)).unwrap();
             }
         }
     }
