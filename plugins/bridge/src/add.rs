@@ -71,7 +71,7 @@ impl<'a> Ctx<'a> {
                 .delete_link(*index)
                 .map(drop)
                 .map_err(|e| BridgeError::kernel(format!("delete {name}"), e)),
-            Action::MasqDel => masq::del(self.cfg, self.cid(), self.ifname()),
+            Action::MasqDel => masq::del(self.cfg, self.cid(), self.ifname(), None),
             Action::SpoofCheckDel => spoofchk::del(self.cid(), self.ifname()),
         }
     }

@@ -9,22 +9,22 @@
 //! and firewall processes finish.
 
 use cni::{CniError, Command, Request};
+use ipnet::IpNet;
 use netkit::{LinkKind, Netlink, NetnsFile};
 
 use crate::config::{self, BridgeConf};
 use crate::error::{BridgeError, Result};
 use crate::{masq, spoofchk};
 
-/// Deletes `ifname` in the pod netns if it is a veth; `Ok` when the netns
-/// or the link is gone.
-fn delete_link(req: &Request) -> Result<()> {
-    let Some(path) = req.netns() else {
-        return Ok(());
-    };
-    let ns = match NetnsFile::open(path) {
-        Ok(ns) => ns,
-        Err(netkit::Error::NetnsNotFound { .. }) => return Ok(()),
-        Err(e) => return Err(BridgeError::kernel("open CNI_NETNS", e)),
+/// Deletes `ifname` in the pod netns if it is a veth (the kernel removes
+/// the host end with it). When the netns is already gone, its teardown
+/// removes the pair asynchronously; if `prevResult` names the host veth we
+/// delete that end now (only a veth enslaved to our bridge).
+fn delete_link(req: &Request, cfg: &BridgeConf) -> Result<()> {
+    let ns = match req.netns().map(NetnsFile::open) {
+        Some(Ok(ns)) => ns,
+        None | Some(Err(netkit::Error::NetnsNotFound { .. })) => return delete_host_end(req, cfg),
+        Some(Err(e)) => return Err(BridgeError::kernel("open CNI_NETNS", e)),
     };
     let ifname = &req.env.ifname;
     let mut pod =
@@ -45,6 +45,54 @@ fn delete_link(req: &Request) -> Result<()> {
         .map_err(|e| BridgeError::kernel(format!("delete {ifname}"), e))
 }
 
+fn delete_host_end(req: &Request, cfg: &BridgeConf) -> Result<()> {
+    let Some(prev) = req.conf.prev_result.as_ref() else {
+        return Ok(());
+    };
+    let names = prev
+        .interfaces
+        .iter()
+        .filter(|i| i.sandbox.is_none() && i.name != cfg.bridge);
+    let mut host = Netlink::open().map_err(|e| BridgeError::kernel("open netlink", e))?;
+    let kernel = |what: String| move |e| BridgeError::kernel(what, e);
+    let Some(br) = host
+        .find_link(&cfg.bridge)
+        .map_err(kernel("find bridge".into()))?
+    else {
+        return Ok(());
+    };
+    for i in names {
+        let Some(l) = host
+            .find_link(&i.name)
+            .map_err(kernel(format!("find {}", i.name)))?
+        else {
+            continue;
+        };
+        if l.kind == Some(LinkKind::Veth) && l.master == Some(br.index) {
+            host.delete_link(l.index)
+                .map_err(kernel(format!("delete {}", i.name)))?;
+        }
+    }
+    Ok(())
+}
+
+/// The attachment's addresses from `prevResult` (those of the interface
+/// named `CNI_IFNAME` in a sandbox), when the runtime sent one.
+pub fn known_ips(req: &Request) -> Option<Vec<IpNet>> {
+    let prev = req.conf.prev_result.as_ref()?;
+    let idx = prev
+        .interfaces
+        .iter()
+        .position(|i| i.name == req.env.ifname && i.sandbox.is_some())?;
+    let ips: Vec<IpNet> = prev
+        .ips
+        .iter()
+        .filter(|ip| ip.interface == Some(idx))
+        .map(|ip| ip.address)
+        .collect();
+    (!ips.is_empty()).then_some(ips)
+}
+
 fn firewall(cfg: &BridgeConf, req: &Request) -> Result<()> {
     let (cid, ifname) = (&req.env.container_id, &req.env.ifname);
     let spoof = if cfg.macspoofchk {
@@ -53,7 +101,7 @@ fn firewall(cfg: &BridgeConf, req: &Request) -> Result<()> {
         Ok(())
     };
     let masq = if cfg.ip_masq && cfg.layer3 {
-        masq::del(cfg, cid, ifname)
+        masq::del(cfg, cid, ifname, known_ips(req).as_deref())
     } else {
         Ok(())
     };
@@ -66,7 +114,7 @@ pub fn del(req: &Request) -> std::result::Result<(), CniError> {
     let (link, ipam, fw) = std::thread::scope(|s| {
         let ipam = s.spawn(|| req.ipam_run(Command::Del));
         let fw = s.spawn(|| firewall(&cfg, req));
-        let link = delete_link(req);
+        let link = delete_link(req, &cfg);
         (link, ipam.join(), fw.join())
     });
     let mut errors: Vec<CniError> = Vec::new();

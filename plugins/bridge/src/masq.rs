@@ -21,7 +21,7 @@ use sha2::{Digest, Sha512};
 
 use crate::config::{BridgeConf, MasqBackend};
 use crate::error::{BridgeError, Result};
-use crate::nfnl::{self, Nfnl};
+use crate::nfnl::{self, Elem, Nfnl};
 
 /// fwkit's nftables table and maps (see `fwkit::nft_masq`).
 const NFT_TABLE: &str = "ferrocni";
@@ -47,19 +47,53 @@ pub fn net_chain(net: &str, subnet: &IpNet) -> String {
     format!("masq-{hex}")
 }
 
-/// The netlink fast path: one element per address, no process.
+/// fwkit's owner token of an identity: 128 bits of sha512 (see
+/// `fwkit::nft_guard`), stored in the guard sets' `ipv6_addr` field.
+pub fn owner_token(ident: &str) -> [u8; 16] {
+    let d = Sha512::digest(ident.as_bytes());
+    let mut t = [0u8; 16];
+    t.copy_from_slice(&d[..16]);
+    t
+}
+
+/// The elements fwkit's ADD writes for one address: the map element
+/// (`create`, so an address held by anybody fails) and its guard
+/// `address . token` in `own4`/`own6`, both commented with the identity.
+pub fn elements(net: &str, ident: &str, ip: &IpNet) -> [Elem; 2] {
+    let chain = net_chain(net, &ip.trunc());
+    let (suffix, addr) = match ip.addr() {
+        std::net::IpAddr::V4(a) => ("4", a.octets().to_vec()),
+        std::net::IpAddr::V6(a) => ("6", a.octets().to_vec()),
+    };
+    let mut guard_key = addr.clone();
+    guard_key.extend(owner_token(ident));
+    [
+        Elem {
+            set: format!("masq{suffix}"),
+            key: addr,
+            goto: Some(chain),
+            comment: ident.to_string(),
+            exclusive: true,
+        },
+        Elem {
+            set: format!("own{suffix}"),
+            key: guard_key,
+            goto: None,
+            comment: ident.to_string(),
+            exclusive: false,
+        },
+    ]
+}
+
+/// The netlink fast path: fwkit's elements for every address in one
+/// nf_tables transaction, no process.
 fn fast_add(cfg: &BridgeConf, cid: &str, ifname: &str, ips: &[IpNet]) -> std::io::Result<()> {
-    let mut nl = Nfnl::open()?;
     let ident = fwkit::nft_ident(&[cid, ifname, &cfg.network]);
-    for ip in ips {
-        let chain = net_chain(&cfg.network, &ip.trunc());
-        let (set, key) = match ip.addr() {
-            std::net::IpAddr::V4(a) => ("masq4", a.octets().to_vec()),
-            std::net::IpAddr::V6(a) => ("masq6", a.octets().to_vec()),
-        };
-        nl.add_goto_element(NFT_TABLE, set, &key, &chain, &ident)?;
-    }
-    Ok(())
+    let elems: Vec<Elem> = ips
+        .iter()
+        .flat_map(|ip| elements(&cfg.network, &ident, ip))
+        .collect();
+    Nfnl::open()?.add_elements(NFT_TABLE, &elems)
 }
 
 /// Masquerades traffic from `ips` leaving their subnets.
@@ -114,7 +148,7 @@ pub fn probe_layouts(net: &str, cid: &str) -> Found {
 /// Removes the attachment's masquerading from every layout that may hold
 /// it, concurrently. Failures of the configured backend are errors; the
 /// other layouts are best effort (logged on stderr).
-pub fn del(cfg: &BridgeConf, cid: &str, ifname: &str) -> Result<()> {
+pub fn del(cfg: &BridgeConf, cid: &str, ifname: &str, known: Option<&[IpNet]>) -> Result<()> {
     let found = probe_layouts(&cfg.network, cid);
     let mut jobs: Vec<(Backend, bool)> = Vec::new();
     let ipt = cfg.masq_backend == MasqBackend::Iptables;
@@ -131,7 +165,7 @@ pub fn del(cfg: &BridgeConf, cid: &str, ifname: &str) -> Result<()> {
         let handles: Vec<_> = jobs
             .iter()
             .map(|&(b, mine)| {
-                let h = s.spawn(move || fwkit::masq_del(&cfg.network, cid, ifname, None, b));
+                let h = s.spawn(move || fwkit::masq_del(&cfg.network, cid, ifname, known, b));
                 (b, mine, h)
             })
             .collect();
@@ -186,6 +220,21 @@ pub fn probe(cfg: &BridgeConf) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_path_elements_mirror_fwkit_batch() {
+        let [m, g] = elements("tnet", "c1 eth0 tnet", &"10.99.0.7/24".parse().unwrap());
+        assert_eq!((m.set.as_str(), m.exclusive), ("masq4", true));
+        assert_eq!(m.key, vec![10, 99, 0, 7]);
+        assert_eq!(
+            m.goto,
+            Some(net_chain("tnet", &"10.99.0.0/24".parse().unwrap()))
+        );
+        assert_eq!(g.set, "own4");
+        assert_eq!(g.key.len(), 20);
+        assert_eq!(&g.key[4..], &owner_token("c1 eth0 tnet"));
+        assert_eq!(g.goto, None);
+    }
 
     #[test]
     fn network_chain_name_is_stable() {

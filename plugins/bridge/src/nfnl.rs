@@ -90,15 +90,21 @@ fn nft_type(msg: u16) -> u16 {
     (NFNL_SUBSYS_NFTABLES << 8) | msg
 }
 
-/// The `NEWSETELEM` body: one element `key → goto chain` with a comment.
-pub fn setelem_body(
-    b: &mut Vec<u8>,
-    table: &str,
-    set: &str,
-    key: &[u8],
-    chain: &str,
-    comment: &str,
-) {
+/// One set or map element to add: `key` (concatenated fields, each padded
+/// to 4 bytes), an optional `goto chain` verdict, a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elem {
+    pub set: String,
+    pub key: Vec<u8>,
+    pub goto: Option<String>,
+    pub comment: String,
+    /// Fail with `EEXIST` when the key is present (`create element`).
+    pub exclusive: bool,
+}
+
+/// The `NEWSETELEM` body of one element.
+pub fn setelem_body(b: &mut Vec<u8>, table: &str, e: &Elem) {
+    let (set, key, comment) = (e.set.as_str(), e.key.as_slice(), e.comment.as_str());
     put_str(b, 1, table); // NFTA_SET_ELEM_LIST_TABLE
     put_str(b, 2, set); // NFTA_SET_ELEM_LIST_SET
     nest(b, 3, |b| {
@@ -106,13 +112,15 @@ pub fn setelem_body(
         nest(b, 1, |b| {
             // NFTA_LIST_ELEM
             nest(b, 1, |b| put_attr(b, 1, key)); // NFTA_SET_ELEM_KEY / NFTA_DATA_VALUE
-            nest(b, 2, |b| {
-                // NFTA_SET_ELEM_DATA / NFTA_DATA_VERDICT
+            if let Some(chain) = &e.goto {
                 nest(b, 2, |b| {
-                    put_attr(b, 1, &NFT_GOTO.to_be_bytes()); // NFTA_VERDICT_CODE
-                    put_str(b, 2, chain); // NFTA_VERDICT_CHAIN
+                    // NFTA_SET_ELEM_DATA / NFTA_DATA_VERDICT
+                    nest(b, 2, |b| {
+                        put_attr(b, 1, &NFT_GOTO.to_be_bytes()); // NFTA_VERDICT_CODE
+                        put_str(b, 2, chain); // NFTA_VERDICT_CHAIN
+                    });
                 });
-            });
+            }
             let mut udata = vec![UDATA_SET_ELEM_COMMENT, (comment.len() + 1) as u8];
             udata.extend(comment.as_bytes());
             udata.push(0);
@@ -217,39 +225,37 @@ impl Nfnl {
         })
     }
 
-    /// Adds `key → goto chain` with `comment` to map `table set` (family
-    /// inet) in one transaction. Fails with `EEXIST` when the key is there
-    /// and `ENOENT` when the table, map or chain is missing.
-    pub fn add_goto_element(
-        &mut self,
-        table: &str,
-        set: &str,
-        key: &[u8],
-        chain: &str,
-        comment: &str,
-    ) -> std::io::Result<()> {
-        let (s0, s1, s2) = (self.next_seq(), self.next_seq(), self.next_seq());
+    /// Adds `elems` to table `inet table` in one transaction: all or
+    /// nothing. Fails with `EEXIST` when an exclusive key is present and
+    /// `ENOENT` when the table, a set or a chain is missing.
+    pub fn add_elements(&mut self, table: &str, elems: &[Elem]) -> std::io::Result<()> {
         let res = NFNL_SUBSYS_NFTABLES;
-        let mut batch = message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, s0, 0, res, |_| {});
-        let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-        batch.extend(message(
-            nft_type(NFT_MSG_NEWSETELEM),
-            flags,
-            s1,
-            NFPROTO_INET,
-            0,
-            |b| setelem_body(b, table, set, key, chain, comment),
-        ));
+        let begin = self.next_seq();
+        let mut batch = message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, begin, 0, res, |_| {});
+        let mut last = begin;
+        for e in elems {
+            last = self.next_seq();
+            let mut flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
+            if e.exclusive {
+                flags |= NLM_F_EXCL;
+            }
+            let ty = nft_type(NFT_MSG_NEWSETELEM);
+            batch.extend(message(ty, flags, last, NFPROTO_INET, 0, |b| {
+                setelem_body(b, table, e)
+            }));
+        }
+        let end = self.next_seq();
         batch.extend(message(
             NFNL_MSG_BATCH_END,
             NLM_F_REQUEST,
-            s2,
+            end,
             0,
             res,
             |_| {},
         ));
         self.sock.send(&batch, 0)?;
-        self.wait_ack(s1)
+        // Errors arrive in order; the last element's ACK closes the batch.
+        self.wait_ack(last)
     }
 }
 
@@ -291,7 +297,14 @@ mod tests {
     #[test]
     fn element_comment_is_a_nul_terminated_udata_tlv() {
         let mut b = Vec::new();
-        setelem_body(&mut b, "t", "m", &[10, 0, 0, 1], "c", "id eth0 net");
+        let e = Elem {
+            set: "m".into(),
+            key: vec![10, 0, 0, 1],
+            goto: Some("c".into()),
+            comment: "id eth0 net".into(),
+            exclusive: true,
+        };
+        setelem_body(&mut b, "t", &e);
         let needle = [&[0u8, 12][..], b"id eth0 net\0"].concat();
         assert!(b.windows(needle.len()).any(|w| w == needle.as_slice()));
         assert!(b.windows(4).any(|w| w == (-4i32).to_be_bytes()));

@@ -36,16 +36,19 @@ fn del_after_the_netns_is_gone_leaves_nothing() {
         assert_eq!(t.reservations().len(), 2);
         let path = p.path();
         p.delete();
-        // The runtime still passes the stale path, then no path at all.
-        let stale = t.call("DEL", "pod1", None, &conf);
-        assert!(stale.success(), "{}", stale.stdout);
+        // containerd: the stale path with prevResult, then no path and no
+        // prevResult at all.
+        let mut with_prev = conf.clone();
+        with_prev["prevResult"] = r.clone();
         let out = integration::CniCall::new(env!("CARGO_BIN_EXE_bridge"), "DEL")
             .pod("pod1", &path.display().to_string(), "eth0")
             .env("CNI_PATH", &t.cni_path())
-            .config(&conf)
+            .config(&with_prev)
             .in_node(&t.node)
             .run();
         assert!(out.success(), "{backend}: {} {}", out.stdout, out.stderr);
+        let none = t.call("DEL", "pod1", None, &conf);
+        assert!(none.success(), "{}", none.stdout);
         assert_clean(&t, &ips);
     }
 }

@@ -68,9 +68,20 @@ fn reference_pod_with_its_netns_gone_is_cleaned_by_ours() {
     let t = Topo::new("ig");
     let p = TestNetns::new("ig1");
     let conf = t.conf(false, json!({"cniVersion": "0.4.0"}));
-    ref_add(&t, "refpod", &p, &conf);
+    let r = ref_add(&t, "refpod", &p, &conf);
     p.delete();
+    // No netns and no prevResult: the reference DEL would leak its chain.
     t.del_ok("refpod", None, &conf);
+    assert!(
+        !ipt_nat(&t).contains("CNI-"),
+        "chain left:\n{}",
+        ipt_nat(&t)
+    );
+    // The runtime's DEL with prevResult also removes the host veth at once
+    // (the kernel's netns teardown, which removes it too, is asynchronous).
+    let mut c = conf.clone();
+    c["prevResult"] = r;
+    t.del_ok("refpod", None, &c);
     assert_no_pod_state(&t);
 }
 
