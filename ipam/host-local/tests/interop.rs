@@ -179,3 +179,33 @@ fn same_results_as_the_reference_for_every_version() {
         assert_eq!(a, b, "cniVersion {v}");
     }
 }
+
+#[test]
+fn ipv6_file_names_are_spelled_like_the_reference() {
+    need_ref!();
+    let ns = TestNetns::new("hli");
+    for subnet in [
+        "fd00:1:0:1:1::/80",
+        "fd00:0:1:0:0:1::/96",
+        "fd00:0:0:0:1::/80",
+        "2001:db8::/120",
+    ] {
+        let (d1, d2) = (tmpdir(), tmpdir());
+        let ranges = serde_json::json!([[{"subnet": subnet}]]);
+        for i in 0..3 {
+            ips_of(&add(
+                OURS,
+                &format!("c{i}"),
+                &ns.path(),
+                &conf(d1.path(), ranges.clone()),
+            ));
+            ips_of(&add(
+                REF,
+                &format!("c{i}"),
+                &ns.path(),
+                &conf(d2.path(), ranges.clone()),
+            ));
+        }
+        assert_eq!(reservations(d1.path()), reservations(d2.path()), "{subnet}");
+    }
+}
