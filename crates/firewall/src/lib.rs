@@ -20,12 +20,14 @@ mod family;
 mod filter;
 mod ipt_masq;
 mod ipt_portmap;
+mod ipt_ref;
 mod ipt_save;
 mod masq;
 mod names;
 mod nft_guard;
 mod nft_json;
 mod nft_masq;
+mod nft_masq_known;
 mod nft_portmap;
 mod nft_portmap_known;
 mod portmap;
@@ -35,7 +37,7 @@ pub use error::{Error, Result};
 pub use exec::{Batch, spawn_count};
 pub use family::Family;
 pub use filter::{DEFAULT_ADMIN_CHAIN, filter_add, filter_check, filter_del};
-pub use masq::{masq_add, masq_check, masq_del, masq_gc};
+pub use masq::{masq_add, masq_check, masq_del, masq_del_reference_iptables, masq_gc};
 pub use names::{
     dnat_comment, ipmasq_chain, nft_ident, portmap_dn_chain, reference_comment, validate_token,
 };

@@ -5,7 +5,7 @@
 //! which costs one extra `nft -j list table` read.
 
 use crate::names::{validate_ifname, validate_token};
-use crate::{Backend, Result, ipt_masq, nft_masq};
+use crate::{Backend, Result, ipt_masq, ipt_ref, nft_masq, nft_masq_known};
 use ipnet::IpNet;
 
 fn validate(net: &str, cid: &str, ifname: &str) -> Result<()> {
@@ -29,9 +29,15 @@ pub fn masq_add(net: &str, cid: &str, ifname: &str, ips: &[IpNet], backend: Back
 }
 
 /// Removes the attachment's masquerading, whether or not its IPs are
-/// still known (`known_ips` only narrows the iptables families visited).
-/// Also removes the reference nftables ipMasq rule of the same attachment.
-/// Succeeds when nothing is there.
+/// still known. Also removes the reference nftables ipMasq rule of the
+/// same attachment. Succeeds when nothing is there.
+///
+/// `known_ips` (the addresses the attachment was ADDed with): iptables
+/// visits only their families; nftables needs no read at all (one
+/// `nft -f -` when the reference nftables table does not exist) and
+/// removes the attachment's elements for exactly those addresses. With
+/// `None`, nftables reads our table once to find them. Either way an
+/// address now held by another container is left alone.
 pub fn masq_del(
     net: &str,
     cid: &str,
@@ -40,17 +46,33 @@ pub fn masq_del(
     backend: Backend,
 ) -> Result<()> {
     validate(net, cid, ifname)?;
-    let ours = match backend {
-        Backend::Nftables => nft_masq::del(net, cid, ifname),
-        Backend::Iptables(f) => ipt_masq::del(f, net, cid, known_ips),
-    };
-    // The reference cleanup is best effort on hosts without nftables.
-    let reference = nft_masq::ref_del(net, cid, ifname);
-    ours?;
-    match (backend, reference) {
-        (Backend::Nftables, Err(e)) => Err(e),
-        _ => Ok(()),
+    match backend {
+        // Includes the reference-table cleanup (probed in the same batch).
+        Backend::Nftables => nft_masq_known::del(net, cid, ifname, known_ips),
+        Backend::Iptables(f) => {
+            let ours = ipt_masq::del(f, net, cid, known_ips);
+            // The reference cleanup is best effort on hosts without nftables.
+            let _ = nft_masq::ref_del(net, cid, ifname);
+            ours
+        }
     }
+}
+
+/// Removes the reference bridge plugin's iptables ipMasq chain of the
+/// attachment (`CNI-` + 24 hex of sha512(net + cid), and every rule jumping
+/// to it) from iptables-nft and iptables-legacy, both families: for DEL on
+/// the nftables backend of pods the reference plugin ADDed.
+///
+/// Cost: nothing for a flavour whose binaries are not installed; nothing
+/// for legacy when its `nat` table was never instantiated in this
+/// namespace; one read-only `nft list chain ip[6] nat <chain>` per family
+/// for the nft flavour. Only a family that may hold the chain costs one
+/// `iptables-save -t nat` and, when something is there, one
+/// `iptables-restore --noflush`. Succeeds when nothing is there.
+pub fn masq_del_reference_iptables(net: &str, cid: &str) -> Result<()> {
+    validate_token("network name", net)?;
+    validate_token("container id", cid)?;
+    ipt_ref::del_reference(net, cid)
 }
 
 /// CHECK: every IP of the attachment is masqueraded as `masq_add` set it up.

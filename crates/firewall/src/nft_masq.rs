@@ -10,14 +10,18 @@
 //!     ip daddr <subnet> return ; ip daddr 224.0.0.0/4 return ; masquerade }
 //! }
 //! ```
-//! Each element is commented `<cid> <ifname> <net>` (see [`nft_ident`]).
+//! Each element is commented `<cid> <ifname> <net>` (see [`nft_ident`]) and
+//! has a guard element `<address> . <owner token>` in set `own4`/`own6`.
 //! ADD is one `nft -f -` with a constant number of commands whatever the
-//! number of pods; DEL/CHECK/GC read the table once.
+//! number of pods (after the network's first ADD on the node: only two
+//! `create`/`add element` commands per address); CHECK/GC read the table
+//! once; DEL is in `nft_masq_known`.
 //!
 //! [`nft_ident`]: crate::nft_ident
 
 use crate::exec::Batch;
 use crate::names::{nft_ident, sha512_hex};
+use crate::nft_guard::token;
 use crate::nft_json::{Table, list_table};
 use crate::{Error, Family, Result};
 use ipnet::IpNet;
@@ -26,7 +30,7 @@ use std::collections::HashSet;
 
 pub(crate) const TABLE: &str = "ferrocni";
 
-fn map_name(f: Family) -> String {
+pub(crate) fn map_name(f: Family) -> String {
     format!("masq{}", f.suffix())
 }
 
@@ -42,10 +46,14 @@ fn scaffolding(b: &mut Batch) {
     let t = format!("inet {TABLE}");
     b.line(format!("add table {t}"));
     for f in Family::ALL {
+        let a = f.nft_addr_type();
         b.line(format!(
-            "add map {t} {} {{ type {} : verdict ; }}",
-            map_name(f),
-            f.nft_addr_type()
+            "add map {t} {} {{ type {a} : verdict ; }}",
+            map_name(f)
+        ));
+        b.line(format!(
+            "add set {t} {} {{ type {a} . ipv6_addr ; }}",
+            guard_name(f)
         ));
     }
     b.line(format!(
@@ -61,9 +69,27 @@ fn scaffolding(b: &mut Batch) {
     }
 }
 
-/// The ADD batch: scaffolding, the network chain(s), one element per IP.
-/// Each element is added, deleted and re-added so that a stale element for
-/// the same address (same verdict) ends up with this container's comment.
+/// Guard set (`own4`/`own6`): `address . owner token`, one per element,
+/// written and removed with it (see `nft_guard`).
+pub(crate) fn guard_name(f: Family) -> String {
+    format!("own{}", f.suffix())
+}
+
+/// The element commands of ADD: the address element (`create`: fails when
+/// the address is held, by anybody) and its guard.
+fn element_lines(b: &mut Batch, net: &str, ident: &str, ip: &IpNet) {
+    let (t, f) = (format!("inet {TABLE}"), Family::of_net(ip));
+    let (m, a) = (map_name(f), ip.addr());
+    let chain = net_chain(net, &ip.trunc());
+    let c = format!("comment \"{ident}\"");
+    b.line(format!(
+        "create element {t} {m} {{ {a} {c} : goto {chain} }}"
+    ));
+    let (g, tok) = (guard_name(f), token(ident));
+    b.line(format!("add element {t} {g} {{ {a} . {tok} {c} }}"));
+}
+
+/// The full ADD batch: scaffolding, the network chain(s), the elements.
 pub(crate) fn add_batch(net: &str, cid: &str, ifname: &str, ips: &[IpNet]) -> Batch {
     let mut b = Batch::new();
     scaffolding(&mut b);
@@ -82,32 +108,53 @@ pub(crate) fn add_batch(net: &str, cid: &str, ifname: &str, ips: &[IpNet]) -> Ba
             f.multicast()
         ));
         b.line(format!("add rule {t} {chain} masquerade"));
-        let (m, a) = (map_name(f), ip.addr());
-        b.line(format!("add element {t} {m} {{ {a} : goto {chain} }}"));
-        b.line(format!("delete element {t} {m} {{ {a} }}"));
-        b.line(format!(
-            "add element {t} {m} {{ {a} comment \"{ident}\" : goto {chain} }}"
-        ));
+        element_lines(&mut b, net, &ident, ip);
     }
     b
 }
 
+/// The fast ADD batch once the table and the network chain exist: only the
+/// elements (no base-chain rewrite, no delete, so no RCU-waiting commit).
+pub(crate) fn fast_batch(net: &str, cid: &str, ifname: &str, ips: &[IpNet]) -> Batch {
+    let mut b = Batch::new();
+    let ident = nft_ident(&[cid, ifname, net]);
+    for ip in ips {
+        element_lines(&mut b, net, &ident, ip);
+    }
+    b
+}
+
+/// ADD: the fast batch; if something is missing (first ADD of the network
+/// on this node, or tampering) the full batch; if an address is held (a
+/// retried ADD, or an address handed over before the old owner's DEL) one
+/// read, then the full batch after deleting those addresses' elements.
 pub(crate) fn add(net: &str, cid: &str, ifname: &str, ips: &[IpNet]) -> Result<()> {
+    let nft = ["nft", "-f", "-"];
+    let mut res = fast_batch(net, cid, ifname, ips).run(&nft);
     let batch = add_batch(net, cid, ifname, ips);
-    match batch.run(&["nft", "-f", "-"]) {
+    if res
+        .as_ref()
+        .is_err_and(|e| e.is_not_found() && !e.is_exists())
+    {
+        res = batch.run(&nft);
+    }
+    match res {
         Err(e) if e.is_exists() => {
-            // A stale element for one of our addresses points to another
-            // network's chain: delete it first (error path only).
             let table = list_table("inet", TABLE)?.unwrap_or_default();
             let mut fix = Batch::new();
             for ip in ips {
-                let m = map_name(Family::of_net(ip));
-                let key = ip.addr().to_string();
-                if table.elems(&m).iter().any(|e| e.key == key) {
-                    fix.line(format!("delete element inet {TABLE} {m} {{ {key} }}"));
+                let f = Family::of_net(ip);
+                let (m, g, key) = (map_name(f), guard_name(f), ip.addr().to_string());
+                let held = |e: &&crate::nft_json::Elem| e.key == key;
+                for e in table.elems(&m).iter().filter(held) {
+                    fix.line(format!("delete element inet {TABLE} {m} {{ {} }}", e.key));
+                }
+                let guard = format!("{key} . ");
+                for e in table.elems(&g).iter().filter(|e| e.key.starts_with(&guard)) {
+                    fix.line(format!("delete element inet {TABLE} {g} {{ {} }}", e.key));
                 }
             }
-            fix.extend(&batch).run(&["nft", "-f", "-"])
+            fix.extend(&batch).run(&nft)
         }
         other => other,
     }
@@ -118,10 +165,11 @@ pub(crate) fn add(net: &str, cid: &str, ifname: &str, ips: &[IpNet]) -> Result<(
 fn delete_elems(table: &Table, wanted: &dyn Fn(&str) -> bool) -> Batch {
     let mut b = Batch::new();
     for f in Family::ALL {
-        let m = map_name(f);
-        for e in table.elems(&m) {
-            if e.comment.as_deref().is_some_and(wanted) {
-                b.line(format!("delete element inet {TABLE} {m} {{ {} }}", e.key));
+        for m in [map_name(f), guard_name(f)] {
+            for e in table.elems(&m) {
+                if e.comment.as_deref().is_some_and(wanted) {
+                    b.line(format!("delete element inet {TABLE} {m} {{ {} }}", e.key));
+                }
             }
         }
     }
@@ -243,7 +291,9 @@ mod tests {
         let expected = format!(
             "add table inet ferrocni
 add map inet ferrocni masq4 {{ type ipv4_addr : verdict ; }}
+add set inet ferrocni own4 {{ type ipv4_addr . ipv6_addr ; }}
 add map inet ferrocni masq6 {{ type ipv6_addr : verdict ; }}
+add set inet ferrocni own6 {{ type ipv6_addr . ipv6_addr ; }}
 add chain inet ferrocni postrouting {{ type nat hook postrouting priority srcnat ; policy accept ; }}
 flush chain inet ferrocni postrouting
 add rule inet ferrocni postrouting ip saddr vmap @masq4
@@ -253,10 +303,10 @@ flush chain inet ferrocni {chain}
 add rule inet ferrocni {chain} ip daddr 10.88.0.0/16 return
 add rule inet ferrocni {chain} ip daddr 224.0.0.0/4 return
 add rule inet ferrocni {chain} masquerade
-add element inet ferrocni masq4 {{ 10.88.0.2 : goto {chain} }}
-delete element inet ferrocni masq4 {{ 10.88.0.2 }}
-add element inet ferrocni masq4 {{ 10.88.0.2 comment \"abc eth0 mynet\" : goto {chain} }}
-"
+create element inet ferrocni masq4 {{ 10.88.0.2 comment \"abc eth0 mynet\" : goto {chain} }}
+add element inet ferrocni own4 {{ 10.88.0.2 . {tok} comment \"abc eth0 mynet\" }}
+",
+            tok = token("abc eth0 mynet")
         );
         assert_eq!(b.text(), expected);
         assert_eq!(chain.len(), "masq-".len() + 16);
@@ -269,7 +319,7 @@ add element inet ferrocni masq4 {{ 10.88.0.2 comment \"abc eth0 mynet\" : goto {
         assert!(text.contains("ip6 daddr fd00::/64 return"), "{text}");
         assert!(text.contains("ip6 daddr ff00::/8 return"), "{text}");
         assert!(
-            text.contains("add element inet ferrocni masq6 { fd00::5 comment"),
+            text.contains("create element inet ferrocni masq6 { fd00::5 comment"),
             "{text}"
         );
     }

@@ -18,14 +18,22 @@ fn masq_add_is_one_process_per_backend_family() {
         in_ns(&ns, f).unwrap();
         spawn_count() - before
     };
+    // The network's first ADD on the node: the element-only batch finds no
+    // table, then the full batch. Every later ADD: the element-only batch.
     assert_eq!(
         count(&|| fwkit::masq_add("n", "c", "eth0", &ips, Backend::Nftables)),
+        2
+    );
+    let other = [net("10.7.0.3/24"), net("fd07::3/64")];
+    assert_eq!(
+        count(&|| fwkit::masq_add("n", "d", "eth0", &other, Backend::Nftables)),
         1
     );
-    // DEL: one read of our table, one read of the reference table, one write.
+    // DEL without IPs: one read of our table, one write (which also probes
+    // for the reference table).
     assert_eq!(
         count(&|| fwkit::masq_del("n", "c", "eth0", None, Backend::Nftables)),
-        3
+        2
     );
     let ipt = Backend::Iptables(Flavor::Nft);
     // iptables: save + restore per family.
