@@ -11,3 +11,11 @@ bench-extra:: bench-portmap
 
 bench-portmap:
 	PM_REF=$(REF_CNI_DIR)/portmap ./plugins/portmap/bench/bench.sh
+
+# 200 pods through the ferrocni CLI (bridge + host-local -> portmap ->
+# loopback, all ours): needs the workspace binaries `make test` just built.
+.PHONY: test-portmap-cli
+test-extra:: test-portmap-cli
+
+test-portmap-cli:
+	$(CARGO) test -p portmap --test cli_200 -- --ignored
