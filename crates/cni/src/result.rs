@@ -127,12 +127,18 @@ impl Dns {
     }
 }
 
+/// The printed form: `cniVersion` first and the reference's key order.
 #[derive(Serialize)]
 struct Wire<'a> {
     #[serde(rename = "cniVersion")]
     cni_version: &'a str,
-    #[serde(flatten)]
-    result: CniResult,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    interfaces: Vec<Interface>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ips: Vec<IpConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    routes: Vec<Route>,
+    dns: Dns,
 }
 
 impl CniResult {
@@ -170,16 +176,20 @@ impl CniResult {
 
     /// The JSON value in `version`'s layout, with `cniVersion`.
     pub fn to_value(&self, version: Version) -> serde_json::Value {
-        let wire = Wire {
-            cni_version: version.as_str(),
-            result: self.converted(version),
-        };
-        serde_json::to_value(&wire).expect("result serialises")
+        serde_json::from_str(&self.to_json(version)).unwrap_or_default()
     }
 
-    /// The JSON text in `version`'s layout.
+    /// The JSON text in `version`'s layout (keys in the reference's order).
     pub fn to_json(&self, version: Version) -> String {
-        self.to_value(version).to_string()
+        let r = self.converted(version);
+        let wire = Wire {
+            cni_version: version.as_str(),
+            interfaces: r.interfaces,
+            ips: r.ips,
+            routes: r.routes,
+            dns: r.dns,
+        };
+        serde_json::to_string(&wire).unwrap_or_default()
     }
 }
 
@@ -245,6 +255,16 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    #[test]
+    fn text_keeps_the_reference_key_order() {
+        let r = CniResult::from_value(&podman_prev()).unwrap();
+        let text = r.to_json(Version::V1_0_0);
+        let pos = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
+        assert!(pos("cniVersion") < pos("interfaces"));
+        assert!(pos("interfaces") < pos("ips") && pos("ips") < pos("routes"));
+        assert!(pos("routes") < pos("dns"), "{text}");
     }
 
     #[test]

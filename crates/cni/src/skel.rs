@@ -30,6 +30,24 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request built by hand (in-process tests, embedding); `netns_exists`
+    /// says whether `env.netns` names a live namespace.
+    pub fn new(command: Command, env: Env, conf: NetConf, netns_exists: bool) -> Request {
+        let netns_state = env.netns.as_ref().map(|_| {
+            if netns_exists {
+                NetnsState::Usable
+            } else {
+                NetnsState::Gone
+            }
+        });
+        Request {
+            command,
+            env,
+            conf,
+            netns_state,
+        }
+    }
+
     /// The sandbox's netns path when it exists (always on ADD/CHECK).
     pub fn netns(&self) -> Option<&Path> {
         match self.netns_state {
