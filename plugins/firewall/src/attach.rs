@@ -19,6 +19,9 @@ pub struct Attachment {
     pub cid: String,
     pub ifname: String,
     pub bridge: Option<String>,
+    /// The pod's host-side port on the bridge (the second interface without
+    /// a sandbox), when the result names one.
+    pub port: Option<String>,
     pub ips: Vec<IpAddr>,
 }
 
@@ -27,15 +30,16 @@ impl Attachment {
     pub fn from_request(req: &Request) -> Result<Attachment> {
         let cid = req.env.container_id.clone();
         let ifname = req.env.ifname.clone();
-        let (bridge, ips) = match &req.conf.prev_result {
-            Some(prev) => (bridge_of(prev)?, ips_of(prev)),
-            None => (None, Vec::new()),
+        let (bridge, port, ips) = match &req.conf.prev_result {
+            Some(prev) => (bridge_of(prev)?, port_of(prev)?, ips_of(prev)),
+            None => (None, None, Vec::new()),
         };
         Ok(Attachment {
             net: req.conf.name.clone(),
             cid,
             ifname,
             bridge,
+            port,
             ips,
         })
     }
@@ -54,6 +58,20 @@ pub fn bridge_of(prev: &CniResult) -> Result<Option<String>> {
     };
     validate_ifname(&br.name)?;
     Ok(Some(br.name.clone()))
+}
+
+/// The host veth: the second interface without a sandbox.
+pub fn port_of(prev: &CniResult) -> Result<Option<String>> {
+    let Some(port) = prev
+        .interfaces
+        .iter()
+        .filter(|i| i.sandbox.is_none())
+        .nth(1)
+    else {
+        return Ok(None);
+    };
+    validate_ifname(&port.name)?;
+    Ok(Some(port.name.clone()))
 }
 
 /// Every address of the result, deduplicated, in order.
@@ -110,6 +128,7 @@ mod tests {
             iface("eth0", Some("/x")),
         ];
         assert_eq!(bridge_of(&r).unwrap().as_deref(), Some("cni0"));
+        assert_eq!(port_of(&r).unwrap().as_deref(), Some("veth1"));
         r.interfaces = vec![iface("a\"b", None)];
         assert!(bridge_of(&r).is_err());
         r.interfaces = vec![iface("waytoolongname16", None)];

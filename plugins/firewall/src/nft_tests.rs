@@ -10,6 +10,7 @@ fn att(cid: &str, net: &str, ips: &[&str]) -> Attachment {
         cid: cid.into(),
         ifname: "eth0".into(),
         bridge: Some("br-db".into()),
+        port: Some("veth1".into()),
         ips: ips.iter().map(|s| s.parse().unwrap()).collect(),
     }
 }

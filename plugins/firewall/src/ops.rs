@@ -4,7 +4,7 @@
 use crate::attach::Attachment;
 use crate::config::{BackendChoice, FwConf, Policy};
 use crate::error::{FwError, Result};
-use crate::exec::lock;
+use crate::exec::{lock, read};
 use crate::{compat, ipt, iptsave, nft};
 use fwkit::{Backend, Family};
 use std::collections::HashSet;
@@ -33,6 +33,9 @@ pub fn add(att: &Attachment, conf: &FwConf) -> Result<()> {
     let _guard = lock()?;
     match conf.backend {
         BackendChoice::Nftables => {
+            if let (Policy::Isolated, Some(port)) = (conf.policy, &att.port) {
+                port_isolation(port)?;
+            }
             let listing = nft::add(att, conf)?;
             let targets = compat::drop_targets_from_listing(&listing)?;
             compat::add_accepts(&targets, &conf.admin_chain, &att.ips)
@@ -50,6 +53,30 @@ pub fn add(att: &Attachment, conf: &FwConf) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `isolated` between pods of one bridge: traffic between two ports is
+/// switched, not routed, so besides the nft rules (which see it only with
+/// br_netfilter) the pod's port gets the kernel's bridge port isolation flag
+/// (isolated ports cannot talk to each other; the bridge and uplinks can).
+/// It goes away with the port, so DEL has nothing to undo.
+fn port_isolation(port: &str) -> Result<()> {
+    read(&["bridge", "link", "set", "dev", port, "isolated", "on"])?
+        .map(|_| ())
+        .ok_or_else(|| FwError::Exec {
+            cmd: format!("bridge link set dev {port} isolated on"),
+            msg: "no such port".into(),
+        })
+}
+
+/// CHECK of [`port_isolation`].
+fn check_port_isolation(port: &str) -> Result<()> {
+    let out = read(&["bridge", "-d", "link", "show", "dev", port])?.unwrap_or_default();
+    if out.contains("isolated on") {
+        Ok(())
+    } else {
+        Err(FwError::Missing(format!("bridge port isolation on {port}")))
     }
 }
 
@@ -90,6 +117,9 @@ pub fn check(att: &Attachment, conf: &FwConf) -> Result<()> {
     match conf.backend {
         BackendChoice::Nftables => {
             nft::check(att, conf)?;
+            if let (Policy::Isolated, Some(port)) = (conf.policy, &att.port) {
+                check_port_isolation(port)?;
+            }
             compat::check_accepts(&conf.admin_chain, &att.ips)
         }
         BackendChoice::Iptables => {
