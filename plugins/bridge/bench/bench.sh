@@ -37,7 +37,8 @@ die() { echo "bench/bridge: $*" >&2; exit 1; }
 # Our CNI_PATH: our bridge + our host-local when built, else the reference's.
 mkdir -p "$WORK/ours"
 ln -s "$BIN_DIR/bridge" "$WORK/ours/bridge"
-if [ -x "$BIN_DIR/host-local" ]; then HL="$BIN_DIR/host-local"; else HL="$REF_DIR/host-local"; fi
+HL=${FERROCNI_HOST_LOCAL:-$BIN_DIR/host-local}
+[ -x "$HL" ] || HL="$REF_DIR/host-local"
 ln -s "$HL" "$WORK/ours/host-local"
 
 netns_add() { ip netns add "$1"; NETNS+=("$1"); ip -n "$1" link set lo up; }

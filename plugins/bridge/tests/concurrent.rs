@@ -10,21 +10,13 @@ use serde_json::json;
 
 const PODS: usize = 50;
 
-#[test]
-fn fifty_concurrent_adds_then_dels_leave_no_per_pod_state() {
-    let t = Topo::new("cc");
-    let conf = t.conf(true, json!({"hairpinMode": true}));
-    let pods: Vec<TestNetns> = (0..PODS)
-        .map(|i| TestNetns::new(&format!("c{i}")))
-        .collect();
-    let results: Vec<serde_json::Value> = std::thread::scope(|s| {
+/// ADDs every pod at once; every ADD must succeed.
+fn add_all(t: &Topo, pods: &[TestNetns], conf: &serde_json::Value) -> Vec<serde_json::Value> {
+    std::thread::scope(|s| {
         let handles: Vec<_> = pods
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                let (t, conf) = (&t, &conf);
-                s.spawn(move || t.call("ADD", &format!("pod{i}"), Some(p), conf))
-            })
+            .map(|(i, p)| s.spawn(move || t.call("ADD", &format!("pod{i}"), Some(p), conf)))
             .collect();
         handles
             .into_iter()
@@ -35,7 +27,17 @@ fn fifty_concurrent_adds_then_dels_leave_no_per_pod_state() {
                 out.json()
             })
             .collect()
-    });
+    })
+}
+
+#[test]
+fn fifty_concurrent_adds_then_dels_leave_no_per_pod_state() {
+    let t = Topo::new("cc");
+    let conf = t.conf(true, json!({"hairpinMode": true}));
+    let pods: Vec<TestNetns> = (0..PODS)
+        .map(|i| TestNetns::new(&format!("c{i}")))
+        .collect();
+    let results = add_all(&t, &pods, &conf);
     let mut ips: Vec<String> = results.iter().map(|r| pod_ip(r, false)).collect();
     let mut v6: Vec<String> = results.iter().map(|r| pod_ip(r, true)).collect();
     ips.sort();

@@ -159,8 +159,8 @@ impl Topo {
         );
     }
 
-    /// Files in the network's IPAM directory other than the lock and
-    /// round-robin markers: one per reserved address.
+    /// Files in the network's IPAM directory other than the lock, the
+    /// round-robin markers and hidden metadata: one per reserved address.
     pub fn reservations(&self) -> Vec<String> {
         let dir = self.data_dir().join("tnet");
         let Ok(rd) = std::fs::read_dir(dir) else {
@@ -168,7 +168,7 @@ impl Topo {
         };
         rd.flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
+            .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip") && !n.starts_with('.'))
             .collect()
     }
 
