@@ -158,7 +158,11 @@ pub fn check(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
 /// is not in the valid list; goes on after errors and reports them all.
 pub fn gc(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
     let cfg = Config::parse(&req.conf)?;
-    let valid = req.conf.valid_attachments.clone().unwrap_or_default();
+    // SPEC: GC carries the valid list; without one nothing is known stale.
+    let Some(valid) = req.conf.valid_attachments.clone() else {
+        cni::skel::log("GC without cni.dev/valid-attachments: nothing removed");
+        return Ok(());
+    };
     let keep: HashSet<(&str, &str)> = valid
         .iter()
         .map(|a| (a.container_id.as_str(), a.ifname.as_str()))

@@ -236,6 +236,8 @@ fn gc_removes_attachments_not_in_the_valid_list() {
     }
     h.calls();
     let mut g = conf(d.path(), "1.1.0", Value::Null);
+    assert_eq!(call(&h, "GC", "", &g).exit_code, 0);
+    assert!(h.calls().is_empty(), "GC without a valid list removed something");
     g["cni.dev/valid-attachments"] = json!([{"containerID": "keep", "ifname": "eth0"}]);
     assert_eq!(call(&h, "GC", "", &g).exit_code, 0);
     let calls = h.calls();
