@@ -86,6 +86,20 @@ check "hook applied cpuset.cpus (rc $HOOK_RC) $HOOK_ERR" [ $HOOK_RC = 0 ]
 check "task pinned to CPU 1" [ "$(awk '/^Cpus_allowed_list/{print $2}' /proc/$CPID/status)" = 1 ]
 wait $CPID
 
+# --- every other knob's write format is accepted by the kernel -------------------
+start_ctr misc '{"memory.high.ferrocni.dev":"24Mi","memory.max.ferrocni.dev":"32Mi","memory.swap.max.ferrocni.dev":"0","memory.oom.group.ferrocni.dev":"true","cpu.weight.ferrocni.dev":"50","io.weight.ferrocni.dev":"default 40","cpuset.mems.ferrocni.dev":"0"}' true
+check "hook applied 7 knobs (rc $HOOK_RC) $HOOK_ERR" [ $HOOK_RC = 0 ]
+got="$(cat $CG/misc/memory.high) $(cat $CG/misc/memory.swap.max) $(cat $CG/misc/memory.oom.group) $(cat $CG/misc/cpu.weight) $(head -1 $CG/misc/io.weight) $(cat $CG/misc/cpuset.mems)"
+check "kernel reads back: $got" [ "$got" = "25165824 0 1 50 default 40 0" ]
+start_ctr idle '{"cpu.idle.ferrocni.dev":"1"}' true
+check "cpu.idle applied (rc $HOOK_RC) $HOOK_ERR" [ "$HOOK_RC:$(cat $CG/idle/cpu.idle)" = 0:1 ]
+
+# --- a write the kernel refuses: everything already written is undone ------------
+# (per-device io.weight needs iocost on the disk: EOPNOTSUPP on this VM's disk)
+start_ctr undo '{"memory.max.ferrocni.dev":"64Mi","pids.max.ferrocni.dev":"100","io.weight.ferrocni.dev":"/dev/vda 20"}' true
+checkx "kernel EOPNOTSUPP fails the container: $HOOK_ERR" '[ $HOOK_RC = 1 ] && grep -q "not supported" <<<"$HOOK_ERR" && grep -q undone <<<"$HOOK_ERR"'
+checkx "undone: memory.max and pids.max back to max" '[ "$(cat $CG/undo/memory.max):$(cat $CG/undo/pids.max)" = max:max ]'
+
 # --- freeze / thaw (by path, by pid) --------------------------------------------
 start_ctr frz '{"pids.max.ferrocni.dev":"100"}' sleep 30
 out=$("$HOOK" freeze $CG/frz 2>&1)

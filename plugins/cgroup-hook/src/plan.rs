@@ -243,6 +243,17 @@ fn cross_check(reqs: &[Request], p: &mut Plan, fs: &dyn CgroupFiles) {
             ),
         });
     }
+    // the kernel reads cpu.weight as 0 while cpu.idle is 1 (and resets it on 0)
+    let idle = by_knob
+        .get(&Knob::CpuIdle)
+        .is_some_and(|r| r.value == Value::Bool(true));
+    if let (true, Some(w)) = (idle, by_knob.get(&Knob::CpuWeight)) {
+        p.problems.push(Problem {
+            knob: Knob::CpuWeight,
+            source: w.source.clone(),
+            reason: "cpu.weight has no effect with cpu.idle=1".into(),
+        });
+    }
     let bad: Vec<Knob> = p.problems.iter().map(|x| x.knob).collect();
     p.writes.retain(|w| !bad.contains(&w.knob));
 }

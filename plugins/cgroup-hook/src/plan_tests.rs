@@ -97,6 +97,19 @@ fn cross_checks() {
     assert_eq!(p.problems.len(), 1, "current memory.max counts");
     let p = plan(&[req(Knob::MemoryMax, "512Mi")], &fs, &resolver(), true);
     assert!(p.problems.is_empty(), "memory.high max is fine");
+    let p = plan(
+        &[req(Knob::CpuIdle, "1"), req(Knob::CpuWeight, "50")],
+        &fs,
+        &resolver(),
+        true,
+    );
+    assert_eq!(p.problems.len(), 1);
+    assert!(
+        p.problems[0].line().contains(
+            "cpu.weight.ferrocni.dev/web=\"50\": cpu.weight has no effect with cpu.idle=1"
+        )
+    );
+    assert_eq!(p.writes.len(), 1, "cpu.idle alone is still planned");
     let p = plan(&[req(Knob::CpusetCpus, "2-5")], &fs, &resolver(), true);
     assert!(
         p.problems[0]
