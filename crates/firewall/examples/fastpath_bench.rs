@@ -119,6 +119,32 @@ fn reference_sweep(rounds: u32) {
         fwkit::masq_del_reference_iptables("m", &format!("c{i}")).unwrap();
     });
     report("masq_del_reference_iptables, nothing there", del);
+    let ipt = Backend::Iptables(fwkit::Flavor::Nft);
+    let ip = |i: u32| net(&format!("10.60.{}.{}/16", i / 250, i % 250 + 2));
+    for i in 0..rounds {
+        fwkit::masq_add("m", &format!("r{i}"), "eth0", &[ip(i)], ipt).unwrap();
+    }
+    let del = measure(rounds, |i| {
+        fwkit::masq_del_reference_iptables("m", &format!("r{i}")).unwrap();
+    });
+    report("masq_del_reference_iptables, v4 iptables-nft chain", del);
+}
+
+/// The kernel floor the bridge DEL is compared with: `ip link del` of a veth.
+fn veth_floor(rounds: u32) {
+    let ip = |args: &str| {
+        let argv: Vec<&str> = args.split(' ').collect();
+        let ok = std::process::Command::new("ip").args(&argv).status();
+        assert!(ok.is_ok_and(|s| s.success()), "ip {args}");
+    };
+    for i in 0..rounds {
+        ip(&format!("link add va{i} type veth peer name vb{i}"));
+    }
+    let del = measure(rounds, |i| ip(&format!("link del va{i}")));
+    report(
+        "plain veth deletion (`ip link del`, for scale)",
+        (del.0, 1.0),
+    );
 }
 
 fn main() {
@@ -130,6 +156,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20);
+    veth_floor(rounds);
     bench_masq(rounds);
     fill_portmaps(0, 1);
     bench_portmap(rounds, 1);

@@ -6,7 +6,8 @@
 //! * [`Backend::Nftables`]: our own tables (`inet ferrocni` for ipMasq,
 //!   `inet ferrocni_hostport` for port mappings) built around maps whose
 //!   elements carry the container id in their comment, so ADD is O(1) and
-//!   DEL by container id needs one read.
+//!   DEL by container id needs one read; DEL with the addresses or mappings
+//!   known needs none (guarded deletes, see `nft_guard`).
 //! * [`Backend::Iptables`]: exactly the reference plugins' layout
 //!   (`CNI-<hash>`, `CNI-HOSTPORT-*`, `CNI-DN-<hash>`), written with one
 //!   `iptables-restore --noflush` per family.

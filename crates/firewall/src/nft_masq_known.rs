@@ -29,19 +29,25 @@ use std::net::IpAddr;
 /// The reference plugins' nftables ipMasq table.
 const REF_TABLE: &str = "inet cni_plugins_masquerade";
 
-/// Guarded groups for `addrs`, then the reference-table probe (last).
-pub(crate) fn groups(ident: &str, addrs: &[IpAddr]) -> Vec<Group> {
+/// One group per address, then the reference-table probe (last). An
+/// address with `guarded == false` (an element listed with our comment but
+/// without a guard, from a layout before guards) is deleted unguarded.
+pub(crate) fn groups(ident: &str, addrs: &[(IpAddr, bool)]) -> Vec<Group> {
     let t = format!("inet {TABLE}");
     let tok = token(ident);
     let mut out: Vec<Group> = addrs
         .iter()
-        .map(|a| {
+        .map(|(a, guarded)| {
             let f = Family::of(a);
             let (g, m) = (guard_name(f), map_name(f));
-            Group::new(
-                format!("delete element {t} {g} {{ {a} . {tok} }}"),
-                vec![format!("delete element {t} {m} {{ {a} }}")],
-            )
+            let del = format!("delete element {t} {m} {{ {a} }}");
+            match guarded {
+                true => Group::new(
+                    format!("delete element {t} {g} {{ {a} . {tok} }}"),
+                    vec![del],
+                ),
+                false => Group::new(del, Vec::new()),
+            }
         })
         .collect();
     out.push(Group::probe(
@@ -51,19 +57,19 @@ pub(crate) fn groups(ident: &str, addrs: &[IpAddr]) -> Vec<Group> {
     out
 }
 
-/// Addresses of the attachment `ident` in a listing of our table (from the
-/// address elements and from the guards).
-fn addrs_of(table: &Table, ident: &str) -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = Vec::new();
+/// Addresses of the attachment `ident` in a listing of our table, and
+/// whether it has a guard there (guards first, then address elements).
+fn addrs_of(table: &Table, ident: &str) -> Vec<(IpAddr, bool)> {
+    let mut out: Vec<(IpAddr, bool)> = Vec::new();
     for f in Family::ALL {
-        for m in [map_name(f), guard_name(f)] {
+        for (m, guarded) in [(guard_name(f), true), (map_name(f), false)] {
             for e in table.elems(&m) {
                 let key = e.key.split(" . ").next().unwrap_or_default();
                 let ours = e.comment.as_deref() == Some(ident);
                 if let (true, Ok(a)) = (ours, key.parse())
-                    && !out.contains(&a)
+                    && !out.iter().any(|(b, _)| *b == a)
                 {
-                    out.push(a);
+                    out.push((a, guarded));
                 }
             }
         }
@@ -75,8 +81,8 @@ fn addrs_of(table: &Table, ident: &str) -> Vec<IpAddr> {
 /// read); `None`: found by reading our table once.
 pub(crate) fn del(net: &str, cid: &str, ifname: &str, known: Option<&[IpNet]>) -> Result<()> {
     let ident = nft_ident(&[cid, ifname, net]);
-    let addrs: Vec<IpAddr> = match known {
-        Some(ips) if !ips.is_empty() => ips.iter().map(IpNet::addr).collect(),
+    let addrs: Vec<(IpAddr, bool)> = match known {
+        Some(ips) if !ips.is_empty() => ips.iter().map(|ip| (ip.addr(), true)).collect(),
         _ => match list_table("inet", TABLE)? {
             Some(table) => addrs_of(&table, &ident),
             None => Vec::new(),
@@ -100,7 +106,7 @@ mod tests {
     #[test]
     fn groups_golden_and_addresses_from_listing() {
         let a: IpAddr = "10.88.0.2".parse().unwrap();
-        let g = groups("c eth0 n", &[a]);
+        let g = groups("c eth0 n", &[(a, true), (a, false)]);
         let tok = token("c eth0 n");
         assert_eq!(
             g[0].guard,
@@ -110,7 +116,12 @@ mod tests {
             g[0].lines,
             vec!["delete element inet ferrocni masq4 { 10.88.0.2 }"]
         );
-        assert!(g[1].probe && g[1].guard == "create table inet cni_plugins_masquerade");
+        assert_eq!(
+            g[1].guard,
+            "delete element inet ferrocni masq4 { 10.88.0.2 }"
+        );
+        assert!(g[1].lines.is_empty());
+        assert!(g[2].probe && g[2].guard == "create table inet cni_plugins_masquerade");
         let listed = r#"{"nftables": [
  {"map": {"family": "inet", "name": "masq4", "table": "ferrocni", "map": "verdict",
    "elem": [[{"elem": {"val": "10.1.0.2", "comment": "c eth0 n"}}, {"goto": {"target": "x"}}],
@@ -118,7 +129,10 @@ mod tests {
  {"set": {"family": "inet", "name": "own6", "table": "ferrocni",
    "elem": [{"elem": {"val": {"concat": ["fd00::2", "::1"]}, "comment": "c eth0 n"}}]}}]}"#;
         let t = parse_table(listed).unwrap();
-        let want: Vec<IpAddr> = vec!["10.1.0.2".parse().unwrap(), "fd00::2".parse().unwrap()];
+        let want: Vec<(IpAddr, bool)> = vec![
+            ("10.1.0.2".parse().unwrap(), false),
+            ("fd00::2".parse().unwrap(), true),
+        ];
         assert_eq!(addrs_of(&t, "c eth0 n"), want);
     }
 }

@@ -158,3 +158,27 @@ fn reference_iptables_sweep_both_flavours() {
     }
     in_ns(&ns, || masq_del_reference_iptables("mynet", "abc123")).unwrap();
 }
+
+#[test]
+fn unknown_del_also_removes_unguarded_elements_of_ours() {
+    let ns = TestNetns::new("mfu");
+    in_ns(&ns, || {
+        masq_add("n", "a", "eth0", &[net("10.8.0.2/24")], NFT)
+    })
+    .unwrap();
+    // An element of ours written without a guard (a layout before guards).
+    let chain = ruleset(&ns)
+        .split("goto ")
+        .nth(1)
+        .and_then(|r| r.split([' ', ',', '\n']).next())
+        .unwrap()
+        .to_string();
+    let add = format!(
+        "add element inet ferrocni masq4 {{ 10.8.0.9 comment \"a eth0 n\" : goto {chain} }}"
+    );
+    ns.exec_ok(&["nft", &add]);
+    in_ns(&ns, || masq_del("n", "a", "eth0", None, NFT)).unwrap();
+    let m = map(&ns, "masq4");
+    assert!(!m.contains("10.8.0.9") && !m.contains("10.8.0.2"), "{m}");
+    assert!(!elems(&ns, "own4").contains("10.8.0.2"));
+}
