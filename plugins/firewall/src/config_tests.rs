@@ -50,9 +50,8 @@ fn allow_rules_parse() {
     assert_eq!(c.allow[2].from.to_string(), "10.2.0.0/16");
 }
 
-#[test]
-fn bad_input_names_the_value() {
-    let cases = [
+fn bad_cases() -> Vec<(serde_json::Value, &'static str, u32)> {
+    vec![
         (json!({"ingressPolicy": "closed"}), "\"closed\"", 7),
         (json!({"backend": "pf"}), "\"pf\"", 7),
         (json!({"backend": "firewalld"}), "firewalld", 2),
@@ -108,8 +107,12 @@ fn bad_input_names_the_value() {
         (json!({"allow": [{"ports": []}]}), "from", 6),
         (json!({"allow": {"from": "x"}}), "allow", 6),
         (json!({"ingressPolicy": 3}), "ingressPolicy", 6),
-    ];
-    for (v, needle, code) in cases {
+    ]
+}
+
+#[test]
+fn bad_input_names_the_value() {
+    for (v, needle, code) in bad_cases() {
         let e = conf(v.clone()).unwrap_err();
         assert_eq!(e.code, code, "{v}: {}", e.msg);
         assert!(e.msg.contains(needle), "{v}: {}", e.msg);

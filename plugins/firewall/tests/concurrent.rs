@@ -57,99 +57,115 @@ struct Synth {
     ip: String,
 }
 
-#[test]
-fn hundred_attachments_concurrently_policy_holds_nothing_left() {
-    let node = Node::new("fwc");
-    let nets = nets();
-    let (web, db, log) = (
-        Pod::add(&node, &nets[0]),
-        Pod::add(&node, &nets[1]),
-        Pod::add(&node, &nets[2]),
-    );
-    let _ld = Listener::start(&db.ns, &["tcp/5432", "tcp/5433"]);
-    let _ll = Listener::start(&log.ns, &["tcp/5140"]);
-    let sandbox = TestNetns::new("fwq");
-    let path = sandbox.path().display().to_string();
-    let synth: Vec<Synth> = (0..100)
-        .map(|i| Synth {
-            net: i % 3,
-            id: new_id("c"),
-            ip: format!("10.8{}.0.{}", 1 + i % 3, 100 + i),
-        })
-        .collect();
-    let run = |verb: &str, with_prev: bool, s: &Synth| {
-        let net = &nets[s.net];
+/// The node with one real pod per network and 100 synthetic attachments
+/// (prevResults naming the real bridges) sharing one sandbox netns.
+struct World {
+    node: Node,
+    nets: Vec<Net>,
+    pods: [Pod; 3],
+    synth: Vec<Synth>,
+    sandbox: TestNetns,
+}
+
+impl World {
+    fn new() -> World {
+        let node = Node::new("fwc");
+        let nets = nets();
+        let pods = [0, 1, 2].map(|i| Pod::add(&node, &nets[i]));
+        let synth = (0..100)
+            .map(|i| Synth {
+                net: i % 3,
+                id: new_id("c"),
+                ip: format!("10.8{}.0.{}", 1 + i % 3, 100 + i),
+            })
+            .collect();
+        World {
+            node,
+            nets,
+            pods,
+            synth,
+            sandbox: TestNetns::new("fwq"),
+        }
+    }
+
+    fn path(&self) -> String {
+        self.sandbox.path().display().to_string()
+    }
+
+    /// One call for a synthetic attachment; DEL without prevResult and with
+    /// a gone netns when `with_prev` is false.
+    fn call(&self, verb: &str, with_prev: bool, s: &Synth) -> integration::CniOutput {
+        let net = &self.nets[s.net];
+        let path = self.path();
         let conf = net.fw_conf(with_prev.then(|| prev(net, &s.ip, &path)).as_ref());
         let netns = if with_prev {
             path.as_str()
         } else {
             "/run/netns/fcni-gone"
         };
-        let out = net.fw_call(&node, verb, &s.id, netns).config(&conf).run();
-        assert!(
-            out.success(),
-            "{verb} {}: {} {}",
-            s.id,
-            out.stdout,
-            out.stderr
-        );
-    };
-    let phase = |verb: &str| {
+        net.fw_call(&self.node, verb, &s.id, netns)
+            .config(&conf)
+            .run()
+    }
+
+    /// `verb` for every synthetic attachment from 10 threads while the real
+    /// pods' policy is probed; returns the probe rounds.
+    fn phase(&self, verb: &str) -> usize {
         let done = AtomicBool::new(false);
         std::thread::scope(|sc| {
-            let workers: Vec<_> = synth
+            let workers: Vec<_> = self
+                .synth
                 .chunks(10)
                 .map(|chunk| {
-                    let run = &run;
                     sc.spawn(move || {
                         for (i, s) in chunk.iter().enumerate() {
-                            run(verb, verb == "ADD" || i % 2 == 0, s);
+                            let out = self.call(verb, verb == "ADD" || i % 2 == 0, s);
+                            assert!(out.success(), "{verb} {}: {}", s.id, out.stdout);
                         }
                     })
                 })
                 .collect();
-            let watcher = sc.spawn(|| watch(&web, &db, &log, &done));
+            let [web, db, log] = &self.pods;
+            let watcher = sc.spawn(|| watch(web, db, log, &done));
             for w in workers {
                 w.join().expect("worker");
             }
             done.store(true, Ordering::Relaxed);
             watcher.join().expect("policy held throughout")
         })
-    };
-    let rounds = phase("ADD");
-    let ours = node.ours();
-    for s in &synth {
-        assert!(
-            ours.contains(&format!("{} comment \"{} eth0", s.ip, s.id)),
-            "{} missing",
-            s.ip
-        );
     }
-    for s in synth.iter().step_by(7) {
-        let net = &nets[s.net];
-        let conf = net.fw_conf(Some(&prev(net, &s.ip, &path)));
-        assert!(
-            net.fw_call(&node, "CHECK", &s.id, &path)
-                .config(&conf)
-                .run()
-                .success()
-        );
+}
+
+#[test]
+fn hundred_attachments_concurrently_policy_holds_nothing_left() {
+    let w = World::new();
+    let _ld = Listener::start(&w.pods[1].ns, &["tcp/5432", "tcp/5433"]);
+    let _ll = Listener::start(&w.pods[2].ns, &["tcp/5140"]);
+    let rounds = w.phase("ADD");
+    let ours = w.node.ours();
+    for s in &w.synth {
+        let elem = format!("{} comment \"{} eth0", s.ip, s.id);
+        assert!(ours.contains(&elem), "{} missing", s.ip);
     }
-    phase("DEL");
-    let ours = node.ours();
-    for s in &synth {
+    for s in w.synth.iter().step_by(7) {
+        assert!(w.call("CHECK", true, s).success(), "CHECK {}", s.id);
+    }
+    w.phase("DEL");
+    let ours = w.node.ours();
+    for s in &w.synth {
         assert!(!ours.contains(&s.ip), "{} left behind", s.ip);
     }
+    let [web, db, log] = w.pods;
     assert!(
         reach(&web.ns, "tcp", &db.ip, 5432, 2.0),
         "real pods still served"
     );
     eprintln!("policy probed {rounds} rounds during ADD");
     for p in [web, db, log] {
-        p.del(&node);
+        p.del(&w.node);
     }
-    assert_eq!(node.ours(), "", "nothing left");
-    assert!(!node.iptables_filter().contains("CNI-"));
+    assert_eq!(w.node.ours(), "", "nothing left");
+    assert!(!w.node.iptables_filter().contains("CNI-"));
 }
 
 /// `n` real pods (reference bridge + host-local + our firewall) across

@@ -106,62 +106,68 @@ fn del_without_netns_or_prevresult_removes_by_container_id() {
     assert!(!node.nft().contains("ferrocni_firewall"));
 }
 
+/// ADD of a synthetic attachment (prevResult naming `bridge`, `ip`).
+fn add_synth(node: &Node, net: &Net, id: &str, bridge: &str, ip: &str, path: &str) {
+    let p = prev(Some(bridge), ip, path);
+    let out = net
+        .fw_call(node, "ADD", id, path)
+        .config(&net.fw_conf(Some(&p)))
+        .run();
+    assert!(out.success(), "{}", out.stdout);
+}
+
+/// GC of `net` with `valid` attachments.
+fn gc(node: &Node, net: &Net, valid: Value) {
+    let mut c = net.fw_conf(None);
+    c["cniVersion"] = json!("1.1.0");
+    c["cni.dev/valid-attachments"] = valid;
+    let out = net
+        .fw_call(node, "GC", "", "")
+        .unset("CNI_CONTAINERID")
+        .unset("CNI_NETNS")
+        .config(&c)
+        .run();
+    assert!(out.success(), "GC: {} {}", out.stdout, out.stderr);
+}
+
 #[test]
 fn gc_removes_attachments_not_in_the_valid_list() {
     let node = Node::new("fwg");
     let pod = TestNetns::new("fwq");
     let path = pod.path().display().to_string();
-    let net = Net::new(
-        "gcn",
-        "fwgc0",
-        "10.66.0.0/24",
-        json!({"ingressPolicy": "same-bridge"}),
-    );
+    let sb = json!({"ingressPolicy": "same-bridge"});
+    let net = Net::new("gcn", "fwgc0", "10.66.0.0/24", sb);
     let other = Net::new("gco", "fwgc1", "10.67.0.0/24", json!({}));
     let ids: Vec<String> = (0..3).map(|_| new_id("g")).collect();
     for (i, id) in ids.iter().enumerate() {
-        let p = prev(Some("fwgc0"), &format!("10.66.0.{}/24", 10 + i), &path);
-        let out = net
-            .fw_call(&node, "ADD", id, &path)
-            .config(&net.fw_conf(Some(&p)))
-            .run();
-        assert!(out.success(), "{}", out.stdout);
+        add_synth(
+            &node,
+            &net,
+            id,
+            "fwgc0",
+            &format!("10.66.0.{}/24", 10 + i),
+            &path,
+        );
     }
     let oid = new_id("o");
-    let p = prev(Some("fwgc1"), "10.67.0.9/24", &path);
-    assert!(
-        other
-            .fw_call(&node, "ADD", &oid, &path)
-            .config(&other.fw_conf(Some(&p)))
-            .run()
-            .success()
+    add_synth(&node, &other, &oid, "fwgc1", "10.67.0.9/24", &path);
+    gc(
+        &node,
+        &net,
+        json!([{"containerID": ids[0], "ifname": "eth0"}]),
     );
-    let gc = |valid: Value| {
-        let mut c = net.fw_conf(None);
-        c["cniVersion"] = json!("1.1.0");
-        c["cni.dev/valid-attachments"] = valid;
-        let out = net
-            .fw_call(&node, "GC", "", "")
-            .unset("CNI_CONTAINERID")
-            .unset("CNI_NETNS")
-            .config(&c)
-            .run();
-        assert!(out.success(), "GC: {} {}", out.stdout, out.stderr);
-    };
-    gc(json!([{"containerID": ids[0], "ifname": "eth0"}]));
-    let rules = node.nft();
+    let rules = node.ours();
+    assert!(rules.contains("10.66.0.10"), "{rules}");
     assert!(
-        rules.contains("10.66.0.10")
-            && !rules.contains("10.66.0.11")
-            && !rules.contains("10.66.0.12"),
+        !rules.contains("10.66.0.11") && !rules.contains("10.66.0.12"),
         "{rules}"
     );
     assert!(
         rules.contains("10.67.0.9"),
         "GC leaves other networks alone: {rules}"
     );
-    gc(json!([]));
-    let rules = node.nft();
+    gc(&node, &net, json!([]));
+    let rules = node.ours();
     assert!(
         !rules.contains("10.66.0.10") && !rules.contains("fwgc0"),
         "{rules}"
@@ -171,7 +177,7 @@ fn gc_removes_attachments_not_in_the_valid_list() {
         .config(&other.fw_conf(None))
         .run();
     assert!(del.success());
-    assert!(!node.nft().contains("ferrocni_firewall"));
+    assert_eq!(node.ours(), "");
 }
 
 #[test]

@@ -105,6 +105,16 @@ pub fn expect(ns: &TestNetns, proto: &str, host: &str, port: u16, want: bool, wh
     );
 }
 
+/// One expected path: `(from, proto, to, port, open?, what)`.
+pub type Path<'a> = (&'a TestNetns, &'a str, &'a str, u16, bool, &'a str);
+
+/// Asserts every path of a table.
+pub fn expect_all(paths: &[Path]) {
+    for (ns, proto, host, port, want, what) in paths {
+        expect(ns, proto, host, *port, *want, what);
+    }
+}
+
 /// Runs `argv` in the namespace, ignoring the outcome.
 pub fn sh(ns: &TestNetns, argv: &[&str]) {
     let _ = ns
