@@ -6,7 +6,7 @@ set -eu
 HOOK=${1:?usage: demo.sh /path/to/cgroup-hook}
 POL=/tmp/cgroup-policy.json
 CG=/sys/fs/cgroup/kubepods/pod-demo/app
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n== %s\n' "$*"; }
 
 sed 's#/var/lib/containers#/dev/vda#' "$(dirname "$0")/../../plugins/cgroup-hook/examples/cgroup-policy.json" > $POL
 say "node policy: classes (the non-core disk path is the VM's virtio disk /dev/vda)"
