@@ -71,19 +71,25 @@ pub(crate) struct Failure {
     pub kernel: bool,
 }
 
-/// Parses nft's error report; `None` when some failure is not a tolerated
-/// "not there" (ENOENT) / "already there" (EEXIST) on a numbered line.
+/// Parses nft's error report (`<file>:<line>:<columns>: Error: <what>`);
+/// `None` when some failure is not a tolerated "not there" (ENOENT) /
+/// "already there" (EEXIST) on a numbered line.
 pub(crate) fn parse_failures(stderr: &str) -> Option<Vec<Failure>> {
     let mut out = Vec::new();
-    for l in stderr.lines().filter(|l| l.starts_with("/dev/stdin:")) {
-        let mut parts = l.splitn(4, ':');
-        let line = parts.nth(1)?.parse().ok()?;
-        let msg = parts.nth(1)?;
+    for l in stderr.lines() {
+        let Some((loc, msg)) = l.split_once(": Error: ") else {
+            if l.starts_with("Error: ") {
+                return None;
+            }
+            continue;
+        };
+        let mut parts = loc.rsplitn(3, ':');
+        let (_cols, line) = (parts.next()?, parts.next()?.parse().ok()?);
         let tolerated = msg.contains("No such file or directory") || msg.contains("File exists");
         if !tolerated {
             return None;
         }
-        let kernel = msg.contains("Could not process rule");
+        let kernel = msg.starts_with("Could not process rule");
         out.push(Failure { line, kernel });
     }
     (!out.is_empty()).then_some(out)
@@ -206,7 +212,11 @@ mod tests {
             )
             .is_none()
         );
+        // An error without a line number cannot be attributed.
+        assert!(parse_failures("Error: Could not process rule: File exists").is_none());
         assert!(parse_failures("Error: syntax error").is_none());
+        let other_name = "stdin:7:3-9: Error: Could not process rule: File exists";
+        assert_eq!(parse_failures(other_name).unwrap()[0].line, 7);
     }
 
     #[test]
