@@ -6,8 +6,9 @@
 //! * the flavour's `*-save` binary is not on `PATH`: nothing;
 //! * legacy: `nat` is not in `/proc/net/ip{,6}_tables_names` (the legacy
 //!   `nat` table was never instantiated in this namespace): nothing;
-//! * nft flavour: one read-only `nft list chain ip{,6} nat CNI-…` (a few
-//!   milliseconds; it prints only that chain) says the chain is absent;
+//! * nft flavour: one nf_tables netlink GETCHAIN query (no process;
+//!   falling back to a read-only `nft list chain ip{,6} nat CNI-…`) says
+//!   the chain is absent;
 //! * otherwise one `*-save -t nat` and, if the chain or a jump to it is
 //!   there, one `*-restore --noflush`.
 
@@ -15,7 +16,7 @@ use crate::exec::read;
 use crate::ipt_masq::remove_chain_lines;
 use crate::ipt_save::{restore_nat, save_nat};
 use crate::names::ipmasq_chain;
-use crate::{Family, Flavor, Result};
+use crate::{Family, Flavor, Result, nfnl};
 use std::path::Path;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -40,12 +41,16 @@ fn legacy_nat_loaded(f: Family) -> bool {
     std::fs::read_to_string(file).map_or(true, |s| s.lines().any(|l| l.trim() == "nat"))
 }
 
-/// Whether iptables-nft's `nat` table may hold `chain` (true when unsure).
+/// Whether iptables-nft's `nat` table may hold `chain` (true when unsure):
+/// one netlink query, else one read-only `nft list chain`.
 fn nft_chain_maybe(f: Family, chain: &str) -> bool {
-    let fam = match f {
-        Family::V4 => "ip",
-        Family::V6 => "ip6",
+    let (fam, proto) = match f {
+        Family::V4 => ("ip", nfnl::NFPROTO_IPV4),
+        Family::V6 => ("ip6", nfnl::NFPROTO_IPV6),
     };
+    if let Some(exists) = nfnl::chain_exists(proto, "nat", chain) {
+        return exists;
+    }
     match read(&["nft", "list", "chain", fam, "nat", chain]) {
         Ok(_) => true,
         Err(e) => !e.is_not_found(),

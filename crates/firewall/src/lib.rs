@@ -25,6 +25,7 @@ mod ipt_ref;
 mod ipt_save;
 mod masq;
 mod names;
+mod nfnl;
 mod nft_guard;
 mod nft_json;
 mod nft_masq;

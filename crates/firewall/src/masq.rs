@@ -63,11 +63,11 @@ pub fn masq_del(
 /// to it) from iptables-nft and iptables-legacy, both families: for DEL on
 /// the nftables backend of pods the reference plugin ADDed.
 ///
-/// Cost: nothing for a flavour whose binaries are not installed; nothing
-/// for legacy when its `nat` table was never instantiated in this
-/// namespace; one read-only `nft list chain ip[6] nat <chain>` per family
-/// for the nft flavour. Only a family that may hold the chain costs one
-/// `iptables-save -t nat` and, when something is there, one
+/// Cost: no process when the chain is not there: nothing for a flavour
+/// whose binaries are not installed, nothing for legacy when its `nat`
+/// table was never instantiated in this namespace, one netlink query per
+/// family for the nft flavour. Only a family that may hold the chain costs
+/// one `iptables-save -t nat` and, when something is there, one
 /// `iptables-restore --noflush`. Succeeds when nothing is there.
 pub fn masq_del_reference_iptables(net: &str, cid: &str) -> Result<()> {
     validate_token("network name", net)?;

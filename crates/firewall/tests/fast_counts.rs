@@ -69,10 +69,18 @@ fn masq_counts(ns: &TestNetns) {
         count(ns, &|| fwkit::masq_del("n", "a", "eth0", None, NFT)),
         2
     );
-    // Reference iptables sweep with nothing there: at most one read-only
-    // `nft list chain` per family (legacy nat table not instantiated).
+    // Reference iptables sweep with nothing there: no process (netlink
+    // query for iptables-nft, /proc for legacy).
     let sweep = || fwkit::masq_del_reference_iptables("n", "a");
-    assert!(count(ns, &sweep) <= 2);
+    assert_eq!(count(ns, &sweep), 0);
+    // With a v4 iptables-nft chain: one save and one restore.
+    let ipt = Backend::Iptables(fwkit::Flavor::Nft);
+    in_ns(ns, || {
+        fwkit::masq_add("n", "a", "eth0", &[net("10.7.0.2/24")], ipt)
+    })
+    .unwrap();
+    assert_eq!(count(ns, &sweep), 2);
+    assert_eq!(count(ns, &sweep), 0);
 }
 
 #[test]
