@@ -53,7 +53,7 @@ conf() { # $1 = data dir
 EOF
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else printf "%.2f\n", (a[m]+a[m+1])/2}'; }
+median() { grep -v '^cpu' | sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else printf "%.2f\n", (a[m]+a[m+1])/2}'; }
 
 # Runs inside the node netns: times CNI calls; prints one ms value per call.
 # args: verb plugin cni_path conf_file first last   (pods "$TAG-p<i>")
@@ -70,6 +70,11 @@ for ((i = first; i != last + step; i += step)); do
   t1=$EPOCHREALTIME
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) * 1000 }'
 done
+# CPU of all children (plugin, IPAM, nft/iptables tools): user + sys.
+times >"$conf.times"   # a builtin with a redirect: no subshell, real totals
+tail -1 "$conf.times" | awk -v n=$(( (last - first) * step + 1 )) '{
+  t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
+  printf "cpu %.3f %d\n", t * 1000, n }'
 EOF
 chmod +x "$WORK/calls.sh"
 
@@ -89,7 +94,10 @@ floor() {
   netns_del "$pod"
 }
 
-# One run: plugin label, binary, CNI_PATH, size. Prints "add del floor".
+# Total CPU ms / number of calls over the "cpu <ms> <n>" lines of a file.
+cpu_per_call() { awk '$1 == "cpu" { t += $2; n += $3 } END { if (n) printf "%.1f", t / n; else print "-" }' "$1"; }
+
+# One run: plugin label, binary, CNI_PATH, size. Prints "add del floor addcpu delcpu".
 run() {
   local label=$1 plugin=$2 path=$3 n=$4
   local node="$TAG-n-$label-$n" data="$WORK/data-$label-$n" cf="$WORK/conf-$label-$n.json"
@@ -105,17 +113,17 @@ run() {
       "${calls[@]}" ADD "$plugin" "$path" "$cf" 1 1 "$TAG" >>"$WORK/a"
       "${calls[@]}" DEL "$plugin" "$path" "$cf" 1 1 "$TAG" >>"$WORK/d"
     done
-    add=$(median <"$WORK/a"); del=$(median <"$WORK/d")
   else
     local k=$((n - 9))
     "${calls[@]}" ADD "$plugin" "$path" "$cf" 1 $((k - 1)) "$TAG" >/dev/null
-    add=$("${calls[@]}" ADD "$plugin" "$path" "$cf" "$k" "$n" "$TAG" | median)
-    del=$("${calls[@]}" DEL "$plugin" "$path" "$cf" "$n" "$k" "$TAG" | median)
+    "${calls[@]}" ADD "$plugin" "$path" "$cf" "$k" "$n" "$TAG" >"$WORK/a"
+    "${calls[@]}" DEL "$plugin" "$path" "$cf" "$n" "$k" "$TAG" >"$WORK/d"
     "${calls[@]}" DEL "$plugin" "$path" "$cf" $((k - 1)) 1 "$TAG" >/dev/null
   fi
+  add=$(median <"$WORK/a"); del=$(median <"$WORK/d")
   for i in $(seq 1 "$n"); do netns_del "$TAG-p$i"; done
   netns_del "$node"
-  echo "$add $del $fl"
+  echo "$add $del $fl $(cpu_per_call "$WORK/a") $(cpu_per_call "$WORK/d")"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
@@ -130,17 +138,20 @@ mkdir -p "$(dirname "$OUT")"
   echo "reference: \`$REF_DIR/bridge\` $("$REF_DIR/bridge" 2>&1 | head -1 | tr -d '\n') (ipMasq: iptables), IPAM \`$REF_DIR/host-local\`."
   echo "Config: cniVersion 0.4.0, isGateway, ipMasq, hairpinMode, one bridge; wall time per exec, medians (ms)."
   echo "Floor = \`ip link del\` of a bridged veth whose peer is in a pod netns, same node, same run."
+  echo "CPU = user+sys of the plugin and every process it ran (IPAM, nft, iptables), per call:"
+  echo "unlike wall time it does not depend on what else the machine is running."
   echo
-  echo "| pods on bridge | ours ADD | ref ADD | ADD speed-up | ours DEL | ref DEL | DEL speed-up | veth-del floor | ours DEL − floor |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| pods on bridge | ours ADD | ref ADD | ADD speed-up | ours DEL | ref DEL | DEL speed-up | veth-del floor | ours DEL − floor | CPU/ADD ours / ref | CPU/DEL ours / ref |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$OUT.tmp"
 for n in $SIZES; do
-  read -r oa od of < <(run ours "$WORK/ours/bridge" "$WORK/ours" "$n")
-  read -r ra rd rf < <(run ref "$REF_DIR/bridge" "$REF_DIR" "$n")
+  read -r oa od of oac odc < <(run ours "$WORK/ours/bridge" "$WORK/ours" "$n")
+  read -r ra rd rf rac rdc < <(run ref "$REF_DIR/bridge" "$REF_DIR" "$n")
   fl=$(printf '%s\n%s\n' "$of" "$rf" | median)
-  printf '| %s | %s | %s | %s× | %s | %s | %s× | %s | %s |\n' "$n" "$oa" "$ra" "$(ratio "$ra" "$oa")" \
-    "$od" "$rd" "$(ratio "$rd" "$od")" "$fl" "$(diff_ms "$od" "$fl")" >>"$OUT.tmp"
-  echo "bench/bridge: N=$n ours ADD $oa DEL $od | ref ADD $ra DEL $rd | floor $fl (ms)" >&2
+  printf '| %s | %s | %s | %s× | %s | %s | %s× | %s | %s | %s / %s | %s / %s |\n' "$n" "$oa" "$ra" \
+    "$(ratio "$ra" "$oa")" "$od" "$rd" "$(ratio "$rd" "$od")" "$fl" "$(diff_ms "$od" "$fl")" \
+    "$oac" "$rac" "$odc" "$rdc" >>"$OUT.tmp"
+  echo "bench/bridge: N=$n ours ADD $oa DEL $od | ref ADD $ra DEL $rd | floor $fl | CPU ADD $oac/$rac DEL $odc/$rdc (ms)" >&2
 done
 mv "$OUT.tmp" "$OUT"
 echo "bench/bridge: wrote $OUT" >&2

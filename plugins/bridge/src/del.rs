@@ -16,33 +16,62 @@ use crate::config::{self, BridgeConf};
 use crate::error::{BridgeError, Result};
 use crate::{masq, spoofchk};
 
-/// Deletes `ifname` in the pod netns if it is a veth (the kernel removes
-/// the host end with it). When the netns is already gone, its teardown
-/// removes the pair asynchronously; if `prevResult` names the host veth we
-/// delete that end now (only a veth enslaved to our bridge).
-fn delete_link(req: &Request, cfg: &BridgeConf) -> Result<()> {
+/// The pod's end of the attachment, found before anything is removed.
+struct PodEnd {
+    pod: Netlink,
+    index: u32,
+    /// Its global addresses (the masquerade DEL then needs no read).
+    addrs: Vec<IpNet>,
+}
+
+/// Finds `ifname` in the pod netns if it is a veth. `Ok(None)` when the
+/// netns or the link is gone (or the link is not ours to delete).
+fn find_pod_end(req: &Request) -> Result<Option<PodEnd>> {
     let ns = match req.netns().map(NetnsFile::open) {
         Some(Ok(ns)) => ns,
-        None | Some(Err(netkit::Error::NetnsNotFound { .. })) => return delete_host_end(req, cfg),
+        None | Some(Err(netkit::Error::NetnsNotFound { .. })) => return Ok(None),
         Some(Err(e)) => return Err(BridgeError::kernel("open CNI_NETNS", e)),
     };
     let ifname = &req.env.ifname;
-    let mut pod =
-        Netlink::open_in(&ns).map_err(|e| BridgeError::kernel("open netlink in CNI_NETNS", e))?;
+    let kernel = |what: String| move |e| BridgeError::kernel(what, e);
+    let mut pod = Netlink::open_in(&ns).map_err(kernel("open netlink in CNI_NETNS".into()))?;
     let Some(link) = pod
         .find_link(ifname)
-        .map_err(|e| BridgeError::kernel(format!("find {ifname}"), e))?
+        .map_err(kernel(format!("find {ifname}")))?
     else {
-        return Ok(());
+        return Ok(None);
     };
     if link.kind != Some(LinkKind::Veth) {
         // Not ours: never delete someone else's interface.
         cni::skel::log(&format!("DEL: {ifname} is not a veth; left in place"));
-        return Ok(());
+        return Ok(None);
     }
-    pod.delete_link(link.index)
+    let addrs = pod
+        .list_addresses(Some(link.index), None)
+        .map_err(kernel(format!("list addresses of {ifname}")))?
+        .into_iter()
+        .filter(|a| a.scope == netkit::Scope::Universe)
+        .map(|a| a.addr)
+        .collect();
+    Ok(Some(PodEnd {
+        pod,
+        index: link.index,
+        addrs,
+    }))
+}
+
+/// Deletes the pod's veth (the kernel removes the host end with it). When
+/// the netns is already gone, its teardown removes the pair asynchronously;
+/// if `prevResult` names the host veth we delete that end now (only a veth
+/// enslaved to our bridge).
+fn delete_link(req: &Request, cfg: &BridgeConf, end: Option<PodEnd>) -> Result<()> {
+    let Some(mut end) = end else {
+        return delete_host_end(req, cfg);
+    };
+    end.pod
+        .delete_link(end.index)
         .map(drop)
-        .map_err(|e| BridgeError::kernel(format!("delete {ifname}"), e))
+        .map_err(|e| BridgeError::kernel(format!("delete {}", req.env.ifname), e))
 }
 
 fn delete_host_end(req: &Request, cfg: &BridgeConf) -> Result<()> {
@@ -93,7 +122,7 @@ pub fn known_ips(req: &Request) -> Option<Vec<IpNet>> {
     (!ips.is_empty()).then_some(ips)
 }
 
-fn firewall(cfg: &BridgeConf, req: &Request) -> Result<()> {
+fn firewall(cfg: &BridgeConf, req: &Request, known: Option<&[IpNet]>) -> Result<()> {
     let (cid, ifname) = (&req.env.container_id, &req.env.ifname);
     let spoof = if cfg.macspoofchk {
         spoofchk::del(cid, ifname)
@@ -101,7 +130,7 @@ fn firewall(cfg: &BridgeConf, req: &Request) -> Result<()> {
         Ok(())
     };
     let masq = if cfg.ip_masq && cfg.layer3 {
-        masq::del(cfg, cid, ifname, known_ips(req).as_deref())
+        masq::del(cfg, cid, ifname, known)
     } else {
         Ok(())
     };
@@ -111,10 +140,18 @@ fn firewall(cfg: &BridgeConf, req: &Request) -> Result<()> {
 /// The DEL entry point.
 pub fn del(req: &Request) -> std::result::Result<(), CniError> {
     let cfg = config::load(req)?;
+    let cfg = &cfg;
     let (link, ipam, fw) = std::thread::scope(|s| {
         let ipam = s.spawn(|| req.ipam_run(Command::Del));
-        let fw = s.spawn(|| firewall(&cfg, req));
-        let link = delete_link(req, &cfg);
+        let end = find_pod_end(req);
+        let (end, found) = match end {
+            Ok(e) => (e, Ok(())),
+            Err(e) => (None, Err(e)),
+        };
+        let known = known_ips(req).or_else(|| end.as_ref().map(|e| e.addrs.clone()));
+        let known = known.filter(|k| !k.is_empty());
+        let fw = s.spawn(move || firewall(cfg, req, known.as_deref()));
+        let link = found.and_then(|()| delete_link(req, cfg, end));
         (link, ipam.join(), fw.join())
     });
     let mut errors: Vec<CniError> = Vec::new();
