@@ -296,3 +296,31 @@ fn status_reports_the_backend() {
         .run();
     assert_eq!(bad.error_code(), 50, "{}", bad.stdout);
 }
+
+#[test]
+fn bridge_taken_over_by_another_network_is_repointed() {
+    let node = Node::new("fwt");
+    let pod = TestNetns::new("fwq");
+    let path = pod.path().display().to_string();
+    let sb = json!({"ingressPolicy": "same-bridge"});
+    let n1 = Net::new("tk1", "fwtk0", "10.71.0.0/24", sb.clone());
+    let n2 = Net::new("tk2", "fwtk0", "10.71.0.0/24", sb);
+    let (a, b) = (new_id("t"), new_id("t"));
+    add_synth(&node, &n1, &a, "fwtk0", "10.71.0.2/24", &path);
+    add_synth(&node, &n2, &b, "fwtk0", "10.71.0.3/24", &path);
+    let chain2 = firewall::nft::net_chain("tk2");
+    assert!(
+        node.ours()
+            .contains(&format!("\"fwtk0\" comment \"tk2\" : goto {chain2}")),
+        "{}",
+        node.ours()
+    );
+    for (net, id) in [(&n1, &a), (&n2, &b)] {
+        let out = net
+            .fw_call(&node, "DEL", id, &path)
+            .config(&net.fw_conf(None))
+            .run();
+        assert!(out.success(), "{}", out.stdout);
+    }
+    assert_eq!(node.ours(), "");
+}
