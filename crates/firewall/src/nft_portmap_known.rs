@@ -7,7 +7,7 @@
 //! ```text
 //! delete element inet ferrocni_hostport own4 { tcp . 0.0.0.0 . 8080 . <token(cid net)> }   # guard
 //! delete element inet ferrocni_hostport hp4_any { tcp . 8080 }
-//! delete element inet ferrocni_hostport hair4_any { tcp . 8080 }                           # snat only
+//! delete element inet ferrocni_hostport hair4_any { tcp . 8080 }
 //! ```
 //! `portmap_add` writes the guard element in the same transaction as the
 //! mapping, and every delete path removes both together, so the guard
@@ -21,17 +21,11 @@
 use crate::names::nft_ident;
 use crate::nft_guard::{Group, run, token};
 use crate::nft_portmap::{TABLE, del, guard_key};
-use crate::{Family, PortMapping, PortmapOpts, Result};
+use crate::{Family, PortMapping, Result};
 use ipnet::IpNet;
 
 /// The guarded groups for one container (one per mapping and family).
-pub(crate) fn groups(
-    net: &str,
-    cid: &str,
-    ips: &[IpNet],
-    maps: &[PortMapping],
-    opts: &PortmapOpts,
-) -> Vec<Group> {
+pub(crate) fn groups(net: &str, cid: &str, ips: &[IpNet], maps: &[PortMapping]) -> Vec<Group> {
     let t = format!("inet {TABLE}");
     let tok = token(&nft_ident(&[cid, net]));
     let mut out = Vec::new();
@@ -51,9 +45,10 @@ pub(crate) fn groups(
                 guard_key(f, m)
             );
             let mut lines = vec![format!("delete element {t} hp{s}_{kind} {{ {key} }}")];
-            if opts.snat {
-                lines.push(format!("delete element {t} hair{s}_{kind} {{ {key} }}"));
-            }
+            // Sent even without `snat`: a hair element left behind (other
+            // options at ADD time) would block the next holder's ADD. Without
+            // `snat` it is normally absent, which costs a second round.
+            lines.push(format!("delete element {t} hair{s}_{kind} {{ {key} }}"));
             out.push(Group::new(guard, lines));
         }
     }
@@ -62,14 +57,8 @@ pub(crate) fn groups(
 
 /// Removes exactly this container's elements for `maps`; falls back to the
 /// read-based DEL by container id only if the table keeps changing.
-pub(crate) fn del_known(
-    net: &str,
-    cid: &str,
-    ips: &[IpNet],
-    maps: &[PortMapping],
-    opts: &PortmapOpts,
-) -> Result<()> {
-    match run(groups(net, cid, ips, maps, opts))? {
+pub(crate) fn del_known(net: &str, cid: &str, ips: &[IpNet], maps: &[PortMapping]) -> Result<()> {
+    match run(groups(net, cid, ips, maps))? {
         Some(_) => Ok(()),
         None => del(net, cid),
     }
@@ -93,7 +82,7 @@ mod tests {
             ..m
         };
         let ips: Vec<IpNet> = vec!["10.88.0.2/16".parse().unwrap()];
-        let g = groups("n", "c", &ips, &[m, spec], &PortmapOpts::default());
+        let g = groups("n", "c", &ips, &[m, spec]);
         let tok = token("c n");
         let t = "inet ferrocni_hostport";
         assert_eq!(g.len(), 2);
@@ -112,14 +101,11 @@ mod tests {
             g[1].lines[0],
             format!("delete element {t} hp4_ip {{ tcp . 10.0.0.1 . 8080 }}")
         );
-        let no_snat = PortmapOpts {
-            snat: false,
-            ..PortmapOpts::default()
-        };
         let v6: Vec<IpNet> = vec!["fd00::2/64".parse().unwrap()];
-        let g = groups("n", "c", &v6, &[m, spec], &no_snat);
+        let g = groups("n", "c", &v6, &[m, spec]);
         assert_eq!(g.len(), 1, "v4 host address does not apply to v6");
         assert!(g[0].guard.contains("own6 { tcp . :: . 8080 . "), "{g:?}");
-        assert_eq!(g[0].lines.len(), 1);
+        assert_eq!(g[0].lines.len(), 2);
+        assert!(g[0].lines[1].contains("hair6_any"), "{g:?}");
     }
 }

@@ -236,7 +236,9 @@ pub fn portmap_del(net: &str, cid: &str, backend: Backend) -> Result<()> {
 /// elements already gone are skipped, and a second call is a no-op (see
 /// `nft_portmap_known`). iptables: the same as [`portmap_del`] (its chains
 /// are named after the container). A record that ADD would have refused
-/// falls back to [`portmap_del`].
+/// falls back to [`portmap_del`]. `opts` are those given to ADD; the
+/// nftables DEL removes hairpin elements whatever `snat` says (with
+/// `snat: false` that costs a second, element-free round).
 pub fn portmap_del_known(
     net: &str,
     cid: &str,
@@ -253,9 +255,10 @@ pub fn portmap_del_known(
     if maps.is_empty() || container_ips.is_empty() {
         return Ok(());
     }
+    let _ = opts;
     let ips = one_per_family(container_ips);
     match backend {
-        Backend::Nftables => nft_portmap_known::del_known(net, cid, &ips, &maps, opts),
+        Backend::Nftables => nft_portmap_known::del_known(net, cid, &ips, &maps),
         Backend::Iptables(f) => ipt_portmap::del(f, net, cid),
     }
 }

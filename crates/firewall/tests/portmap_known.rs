@@ -174,3 +174,29 @@ fn no_table_and_iptables_fallback() {
     in_ns(&ns, || portmap_del_known("n", "c", &ips(), &bad, &o(), NFT)).unwrap();
     assert!(!ruleset(&ns).contains("c n"));
 }
+
+#[test]
+fn hair_elements_go_whatever_snat_says() {
+    let ns = TestNetns::new("pkh");
+    let no_snat = PortmapOpts {
+        snat: false,
+        ..PortmapOpts::default()
+    };
+    let a = [net("10.3.0.2/24")];
+    let m = [pm(None, 80, Protocol::Tcp)];
+    // ADD with snat, DEL with a record that says no snat.
+    in_ns(&ns, || portmap_add("n", "a", &a, &m, &o(), NFT)).unwrap();
+    in_ns(&ns, || portmap_del_known("n", "a", &a, &m, &no_snat, NFT)).unwrap();
+    assert!(!ruleset(&ns).contains("\"a n\""), "{}", ruleset(&ns));
+    // The next holder of the port (with snat) is not blocked by a leftover.
+    in_ns(&ns, || portmap_add("n", "b", &a, &m, &o(), NFT)).unwrap();
+    in_ns(&ns, || portmap_del_known("n", "b", &a, &m, &o(), NFT)).unwrap();
+    // ADD and DEL without snat.
+    in_ns(&ns, || portmap_add("n", "c", &a, &m, &no_snat, NFT)).unwrap();
+    in_ns(&ns, || portmap_del_known("n", "c", &a, &m, &no_snat, NFT)).unwrap();
+    let left: Vec<_> = elements(&ns)
+        .into_iter()
+        .filter(|e| !e.starts_with("spec"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
