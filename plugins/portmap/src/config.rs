@@ -32,14 +32,27 @@ pub enum BackendChoice {
     Iptables,
 }
 
-/// Options that shape the rules (the reference's keys).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Options that shape the rules (the reference's keys); also stored in
+/// the attachment record so DEL can remove exactly what ADD made.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Opts {
     pub snat: bool,
     pub masq_all: bool,
     pub mark_masq_bit: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_set_mark_chain: Option<String>,
+    #[serde(
+        default,
+        rename = "conditionsV4",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub conditions_v4: Vec<String>,
+    #[serde(
+        default,
+        rename = "conditionsV6",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub conditions_v6: Vec<String>,
 }
 

@@ -36,7 +36,15 @@ pub fn add(host: &dyn Host, req: &Request) -> Result<CniResult, PortmapError> {
     let (net, cid, ifname) = (&cfg.network, &req.env.container_id, &req.env.ifname);
     let st = store(&cfg);
     let existed = st.read(net, cid, ifname).ok().flatten().is_some();
-    let rec = Record::new(net, cid, ifname, backend.name(), &ips, &cfg.mappings);
+    let rec = Record::new(
+        net,
+        cid,
+        ifname,
+        backend.name(),
+        &ips,
+        &cfg.mappings,
+        &cfg.opts,
+    );
     st.write(&rec)?;
     if cfg.opts.snat
         && let Some(IpNet::V4(v4)) = ips.iter().find(|i| i.addr().is_ipv4())
@@ -75,31 +83,52 @@ fn undo_record(st: &Store, rec: &Record, existed: bool) {
     }
 }
 
-/// DEL: by container id. With a record: its backend, its addresses. Without
-/// one: the configured backend when mappings are given, plus the reference's
-/// iptables chain when one read-only look finds it. Idempotent.
+/// DEL: by container id. With a record: exactly what it lists (no read of
+/// the node's rules on nftables), then the pod's conntrack entries. Without
+/// one: the configured backend when mappings are given, plus the
+/// reference's iptables chain when one read-only look finds it. Idempotent.
 pub fn del(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
     let cfg = Config::parse(&req.conf)?;
     let (net, cid, ifname) = (&cfg.network, &req.env.container_id, &req.env.ifname);
     let st = store(&cfg);
-    let record = match st.read(net, cid, ifname) {
-        Ok(r) => r,
+    match st.read(net, cid, ifname) {
+        Ok(Some(rec)) => del_recorded(host, &cfg, &rec)?,
+        Ok(None) => del_unrecorded(host, req, &cfg)?,
         Err(e) => {
             cni::skel::log(&format!("ignoring unusable record: {e}"));
-            None
+            del_unrecorded(host, req, &cfg)?;
         }
+    }
+    st.remove(net, cid, ifname)
+}
+
+/// Removes what a record lists (its backend, mappings, options, addresses).
+fn del_recorded(host: &dyn Host, cfg: &Config, rec: &Record) -> Result<(), PortmapError> {
+    let opts = rec.opts.clone().unwrap_or_else(|| cfg.opts.clone());
+    let backend = match backend_from_name(&rec.backend) {
+        Some(b) => b,
+        None => host.resolve(cfg.backend)?,
     };
+    host.del_known(&RuleArgs {
+        network: &rec.network,
+        container_id: &rec.container_id,
+        ips: &rec.ips,
+        mappings: &rec.mappings,
+        opts: &opts,
+        backend,
+    })?;
+    host.flush_addresses(&rec.addrs());
+    Ok(())
+}
+
+fn del_unrecorded(host: &dyn Host, req: &Request, cfg: &Config) -> Result<(), PortmapError> {
+    let (net, cid) = (&cfg.network, &req.env.container_id);
     let mut backends: Vec<Backend> = Vec::new();
     let mut addrs: Vec<IpAddr> = Vec::new();
-    if let Some(rec) = &record {
-        backends.extend(backend_from_name(&rec.backend));
-        addrs = rec.addrs();
-    } else if !cfg.mappings.is_empty() {
+    if !cfg.mappings.is_empty() {
         backends.push(host.resolve(cfg.backend)?);
     }
-    if record.is_none()
-        && let Some(found) = host.reference_chain(net, cid)
-    {
+    if let Some(found) = host.reference_chain(net, cid) {
         backends.push(Backend::Iptables(found.flavor));
         addrs.extend(found.pod_ips);
     }
@@ -107,7 +136,7 @@ pub fn del(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
         && !backends.is_empty()
         && let Some(prev) = &req.conf.prev_result
     {
-        addrs = container_ips(prev, ifname)
+        addrs = container_ips(prev, &req.env.ifname)
             .iter()
             .map(IpNet::addr)
             .collect();
@@ -119,7 +148,7 @@ pub fn del(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
     if !addrs.is_empty() {
         host.flush_addresses(&addrs);
     }
-    st.remove(net, cid, ifname)
+    Ok(())
 }
 
 /// CHECK: the rules of exactly the families the pod has (from prevResult).
@@ -172,20 +201,20 @@ pub fn gc(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
     let (records, mut errs) = st.list(&cfg.network);
     let mut backends: Vec<Backend> = Vec::new();
     for rec in records {
-        let b = backend_from_name(&rec.backend);
-        backends.extend(b);
+        backends.extend(backend_from_name(&rec.backend));
         if keep.contains(&(rec.container_id.as_str(), rec.ifname.as_str())) {
             continue;
         }
-        if let Some(b) = b
-            && !valid_ids.contains(&rec.container_id.as_str())
-            && let Err(e) = host.del_rules(&cfg.network, &rec.container_id, b)
-        {
-            errs.push(e);
-            continue;
-        }
-        host.flush_addresses(&rec.addrs());
-        if let Err(e) = st.remove(&cfg.network, &rec.container_id, &rec.ifname) {
+        // Rules are per container id: keep them while another of its
+        // attachments is still valid.
+        let res = if valid_ids.contains(&rec.container_id.as_str()) {
+            host.flush_addresses(&rec.addrs());
+            Ok(())
+        } else {
+            del_recorded(host, &cfg, &rec)
+        };
+        let res = res.and_then(|()| st.remove(&cfg.network, &rec.container_id, &rec.ifname));
+        if let Err(e) = res {
             errs.push(e);
         }
     }

@@ -63,6 +63,15 @@ impl Host for Fake {
         self.push(format!("del {cid} {}", b.name()));
         Ok(())
     }
+    fn del_known(&self, a: &RuleArgs) -> Result<(), PortmapError> {
+        let n = a.mappings.len();
+        self.push(format!(
+            "del-known {} {} {n}",
+            a.container_id,
+            a.backend.name()
+        ));
+        Ok(())
+    }
     fn check_rules(&self, a: &RuleArgs) -> Result<(), PortmapError> {
         self.push(format!("check {} {:?}", a.backend.name(), a.ips));
         Ok(())
@@ -158,7 +167,10 @@ fn add_then_del_without_mappings_uses_the_record() {
     bare.as_object_mut().unwrap().remove("prevResult");
     bare.as_object_mut().unwrap().remove("runtimeConfig");
     assert_eq!(call(&h, "DEL", "c1", &bare).exit_code, 0);
-    assert_eq!(h.calls(), vec!["del c1 nftables", "ct-ips [10.0.0.2]"]);
+    assert_eq!(
+        h.calls(),
+        vec!["del-known c1 nftables 1", "ct-ips [10.0.0.2]"]
+    );
     // Second DEL: no record, no mappings: one look, nothing changed.
     assert_eq!(call(&h, "DEL", "c1", &bare).exit_code, 0);
     assert_eq!(h.calls(), vec!["look c1"]);
@@ -237,15 +249,18 @@ fn gc_removes_attachments_not_in_the_valid_list() {
     h.calls();
     let mut g = conf(d.path(), "1.1.0", Value::Null);
     assert_eq!(call(&h, "GC", "", &g).exit_code, 0);
-    assert!(h.calls().is_empty(), "GC without a valid list removed something");
+    assert!(
+        h.calls().is_empty(),
+        "GC without a valid list removed something"
+    );
     g["cni.dev/valid-attachments"] = json!([{"containerID": "keep", "ifname": "eth0"}]);
     assert_eq!(call(&h, "GC", "", &g).exit_code, 0);
     let calls = h.calls();
     assert!(
-        calls.contains(&"del gone nftables".to_string()),
+        calls.contains(&"del-known gone nftables 1".to_string()),
         "{calls:?}"
     );
-    assert!(!calls.iter().any(|c| c.contains("del keep")), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.contains("keep nftables")), "{calls:?}");
     assert!(
         calls.contains(&"gc nftables [\"keep\"]".to_string()),
         "{calls:?}"

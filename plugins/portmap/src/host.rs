@@ -34,6 +34,9 @@ pub trait Host {
     fn probe(&self, choice: BackendChoice) -> Result<(), PortmapError>;
     fn add_rules(&self, a: &RuleArgs) -> Result<(), PortmapError>;
     fn del_rules(&self, network: &str, cid: &str, b: Backend) -> Result<(), PortmapError>;
+    /// Removes exactly what [`Host::add_rules`] made with these arguments
+    /// (from the record): no read of the existing rules on nftables.
+    fn del_known(&self, a: &RuleArgs) -> Result<(), PortmapError>;
     fn check_rules(&self, a: &RuleArgs) -> Result<(), PortmapError>;
     fn gc_rules(&self, network: &str, valid: &[&str], b: Backend) -> Result<(), PortmapError>;
     /// One read-only look for the reference's `CNI-DN-<hash>` chain of
@@ -114,6 +117,13 @@ impl Host for System {
 
     fn del_rules(&self, network: &str, cid: &str, b: Backend) -> Result<(), PortmapError> {
         Ok(fwkit::portmap_del(network, cid, b)?)
+    }
+
+    fn del_known(&self, a: &RuleArgs) -> Result<(), PortmapError> {
+        let maps: Vec<_> = a.mappings.iter().map(fw_mapping).collect();
+        let opts = fw_opts(a.opts);
+        fwkit::portmap_del_known(a.network, a.container_id, a.ips, &maps, &opts, a.backend)?;
+        Ok(())
     }
 
     fn check_rules(&self, a: &RuleArgs) -> Result<(), PortmapError> {

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Opts;
 use crate::error::PortmapError;
 use crate::mapping::Mapping;
 
@@ -37,6 +38,9 @@ pub struct Record {
     pub backend: String,
     pub ips: Vec<IpNet>,
     pub mappings: Vec<Mapping>,
+    /// The options ADD used (`None` in records of older builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opts: Option<Opts>,
 }
 
 impl Record {
@@ -47,6 +51,7 @@ impl Record {
         backend: &str,
         ips: &[IpNet],
         mappings: &[Mapping],
+        opts: &Opts,
     ) -> Record {
         Record {
             format: FORMAT,
@@ -56,6 +61,7 @@ impl Record {
             backend: backend.into(),
             ips: ips.to_vec(),
             mappings: mappings.to_vec(),
+            opts: Some(opts.clone()),
         }
     }
 

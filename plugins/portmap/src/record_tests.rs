@@ -9,14 +9,16 @@ fn rec(cid: &str) -> Record {
         container_port: 80,
         protocol: crate::mapping::Protocol::Tcp,
     };
-    Record::new(
-        "net1",
-        cid,
-        "eth0",
-        "nftables",
-        &["10.0.0.2/24".parse().unwrap()],
-        &[m],
-    )
+    let opts = crate::config::Opts {
+        snat: true,
+        masq_all: false,
+        mark_masq_bit: 13,
+        external_set_mark_chain: None,
+        conditions_v4: vec!["-s".into(), "192.0.2.0/24".into()],
+        conditions_v6: Vec::new(),
+    };
+    let ips = ["10.0.0.2/24".parse().unwrap()];
+    Record::new("net1", cid, "eth0", "nftables", &ips, &[m], &opts)
 }
 
 #[test]
@@ -28,6 +30,11 @@ fn write_read_remove_list() {
     st.write(&rec("c2")).unwrap();
     st.write(&rec("c2")).unwrap();
     assert_eq!(st.read("net1", "c1", "eth0").unwrap(), Some(rec("c1")));
+    let old = r#"{"format":1,"network":"net1","containerID":"c3","ifname":"eth0",
+        "backend":"nftables","ips":[],"mappings":[]}"#;
+    fs::write(st.path("net1", "c3", "eth0"), old).unwrap();
+    assert_eq!(st.read("net1", "c3", "eth0").unwrap().unwrap().opts, None);
+    st.remove("net1", "c3", "eth0").unwrap();
     let (all, errs) = st.list("net1");
     assert_eq!((all.len(), errs.len()), (2, 0));
     st.remove("net1", "c1", "eth0").unwrap();
