@@ -182,3 +182,33 @@ fn unknown_del_also_removes_unguarded_elements_of_ours() {
     assert!(!m.contains("10.8.0.9") && !m.contains("10.8.0.2"), "{m}");
     assert!(!elems(&ns, "own4").contains("10.8.0.2"));
 }
+
+#[test]
+fn concurrent_first_adds_and_known_dels() {
+    let ns = TestNetns::new("mfc");
+    let ip = |i: usize| [net(&format!("10.10.0.{}/24", i + 2))];
+    let nsr = &ns;
+    let all = |f: &(dyn Fn(usize) -> fwkit::Result<()> + Sync)| {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..16)
+                .map(|i| s.spawn(move || in_ns(nsr, || f(i))))
+                .collect();
+            for h in hs {
+                h.join().unwrap().unwrap();
+            }
+        })
+    };
+    all(&|i| masq_add("n", &format!("c{i}"), "eth0", &ip(i), NFT));
+    let rs = ruleset(&ns);
+    assert_eq!(rs.matches("saddr vmap @masq4").count(), 1, "{rs}");
+    assert_eq!(rs.matches("masquerade").count(), 1, "{rs}");
+    for i in 0..16 {
+        in_ns(&ns, || {
+            masq_check("n", &format!("c{i}"), "eth0", &ip(i), NFT)
+        })
+        .unwrap();
+    }
+    all(&|i| masq_del("n", &format!("c{i}"), "eth0", Some(&ip(i)), NFT));
+    assert!(!map(&ns, "masq4").contains("10.10.0."));
+    assert!(!elems(&ns, "own4").contains("10.10.0."));
+}
