@@ -67,7 +67,7 @@ add_pod() { # add_pod <pod> <net> <ip> [CAP_ARGS]
   "$FERRO" netns add "$P-$1"
   CNI_ARGS="IgnoreUnknown=1;IP=$3;K8S_POD_NAME=$1" CAP_ARGS="${4:-}" CNI_CONTAINERID="$P-$1" \
     cli add "$2" "/run/netns/$P-$1" >"$WORK/$1.json"
-  ok "$1 on $2: $(grep -o '"address":"[^"]*"' "$WORK/$1.json" | head -1)"
+  ok "$1 on $2: $(grep -o "\"address\": *\"[^\"]*\"" "$WORK/$1.json" | head -1)"
 }
 bold "pods (bridge + host-local + portmap + firewall, chained by the ferrocni CLI)"
 add_pod web1 frontend 10.10.1.11 '{"portMappings":[{"hostPort":80,"containerPort":8080,"protocol":"tcp","hostIP":"192.0.2.10"},{"hostPort":8081,"containerPort":8080,"protocol":"tcp"}]}'
