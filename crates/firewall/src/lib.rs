@@ -29,6 +29,7 @@ mod nfnl;
 mod nft_guard;
 mod nft_json;
 mod nft_masq;
+mod nft_masq_add;
 mod nft_masq_known;
 mod nft_portmap;
 mod nft_portmap_known;

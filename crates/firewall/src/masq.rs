@@ -5,7 +5,7 @@
 //! which costs one extra `nft -j list table` read.
 
 use crate::names::{validate_ifname, validate_token};
-use crate::{Backend, Result, ipt_masq, ipt_ref, nft_masq, nft_masq_known};
+use crate::{Backend, Result, ipt_masq, ipt_ref, nft_masq, nft_masq_add, nft_masq_known};
 use ipnet::IpNet;
 
 fn validate(net: &str, cid: &str, ifname: &str) -> Result<()> {
@@ -23,7 +23,7 @@ pub fn masq_add(net: &str, cid: &str, ifname: &str, ips: &[IpNet], backend: Back
         return Ok(());
     }
     match backend {
-        Backend::Nftables => nft_masq::add(net, cid, ifname, ips),
+        Backend::Nftables => nft_masq_add::add(net, cid, ifname, ips),
         Backend::Iptables(f) => ipt_masq::add(f, net, cid, ips),
     }
 }

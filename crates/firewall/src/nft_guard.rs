@@ -69,6 +69,8 @@ pub(crate) struct Failure {
     /// The kernel saw the batch (`Could not process rule`), as opposed to
     /// nft's own evaluation refusing it before sending anything.
     pub kernel: bool,
+    /// `File exists` (otherwise `No such file or directory`).
+    pub exists: bool,
 }
 
 /// Parses nft's error report (`<file>:<line>:<columns>: Error: <what>`);
@@ -90,7 +92,12 @@ pub(crate) fn parse_failures(stderr: &str) -> Option<Vec<Failure>> {
             return None;
         }
         let kernel = msg.starts_with("Could not process rule");
-        out.push(Failure { line, kernel });
+        let exists = msg.contains("File exists");
+        out.push(Failure {
+            line,
+            kernel,
+            exists,
+        });
     }
     (!out.is_empty()).then_some(out)
 }
@@ -198,11 +205,13 @@ mod tests {
             vec![
                 Failure {
                     line: 1,
-                    kernel: true
+                    kernel: true,
+                    exists: false
                 },
                 Failure {
                     line: 4,
-                    kernel: false
+                    kernel: false,
+                    exists: false
                 }
             ]
         );

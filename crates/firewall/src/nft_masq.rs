@@ -77,7 +77,7 @@ pub(crate) fn guard_name(f: Family) -> String {
 
 /// The element commands of ADD: the address element (`create`: fails when
 /// the address is held, by anybody) and its guard.
-fn element_lines(b: &mut Batch, net: &str, ident: &str, ip: &IpNet) {
+pub(crate) fn element_lines(b: &mut Batch, net: &str, ident: &str, ip: &IpNet) {
     let (t, f) = (format!("inet {TABLE}"), Family::of_net(ip));
     let (m, a) = (map_name(f), ip.addr());
     let chain = net_chain(net, &ip.trunc());
@@ -111,53 +111,6 @@ pub(crate) fn add_batch(net: &str, cid: &str, ifname: &str, ips: &[IpNet]) -> Ba
         element_lines(&mut b, net, &ident, ip);
     }
     b
-}
-
-/// The fast ADD batch once the table and the network chain exist: only the
-/// elements (no base-chain rewrite, no delete, so no RCU-waiting commit).
-pub(crate) fn fast_batch(net: &str, cid: &str, ifname: &str, ips: &[IpNet]) -> Batch {
-    let mut b = Batch::new();
-    let ident = nft_ident(&[cid, ifname, net]);
-    for ip in ips {
-        element_lines(&mut b, net, &ident, ip);
-    }
-    b
-}
-
-/// ADD: the fast batch; if something is missing (first ADD of the network
-/// on this node, or tampering) the full batch; if an address is held (a
-/// retried ADD, or an address handed over before the old owner's DEL) one
-/// read, then the full batch after deleting those addresses' elements.
-pub(crate) fn add(net: &str, cid: &str, ifname: &str, ips: &[IpNet]) -> Result<()> {
-    let nft = ["nft", "-f", "-"];
-    let mut res = fast_batch(net, cid, ifname, ips).run(&nft);
-    let batch = add_batch(net, cid, ifname, ips);
-    if res
-        .as_ref()
-        .is_err_and(|e| e.is_not_found() && !e.is_exists())
-    {
-        res = batch.run(&nft);
-    }
-    match res {
-        Err(e) if e.is_exists() => {
-            let table = list_table("inet", TABLE)?.unwrap_or_default();
-            let mut fix = Batch::new();
-            for ip in ips {
-                let f = Family::of_net(ip);
-                let (m, g, key) = (map_name(f), guard_name(f), ip.addr().to_string());
-                let held = |e: &&crate::nft_json::Elem| e.key == key;
-                for e in table.elems(&m).iter().filter(held) {
-                    fix.line(format!("delete element inet {TABLE} {m} {{ {} }}", e.key));
-                }
-                let guard = format!("{key} . ");
-                for e in table.elems(&g).iter().filter(|e| e.key.starts_with(&guard)) {
-                    fix.line(format!("delete element inet {TABLE} {g} {{ {} }}", e.key));
-                }
-            }
-            fix.extend(&batch).run(&nft)
-        }
-        other => other,
-    }
 }
 
 /// Delete lines for every element whose comment is one of `idents`

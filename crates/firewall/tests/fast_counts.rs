@@ -62,6 +62,8 @@ fn masq_counts(ns: &TestNetns) {
     let b = [net("10.7.0.3/24"), net("fd07::3/64")];
     assert_eq!(count(ns, &|| fwkit::masq_add("n", "a", "eth0", &a, NFT)), 2);
     assert_eq!(count(ns, &|| fwkit::masq_add("n", "b", "eth0", &b, NFT)), 1);
+    // A retried ADD: the element-only batch, then one that confirms ours.
+    assert_eq!(count(ns, &|| fwkit::masq_add("n", "b", "eth0", &b, NFT)), 2);
     let del = || fwkit::masq_del("n", "b", "eth0", Some(&b), NFT);
     assert_eq!(count(ns, &del), 1);
     assert_eq!(count(ns, &del), 1);

@@ -47,6 +47,11 @@ fn later_adds_do_not_rewrite_base_chains() {
     let g = elems(&ns, "own4");
     assert_eq!(g.matches("10.4.0.2 . ").count(), 1, "{g}");
     in_ns(&ns, || masq_check("n", "c", "eth0", &a[..1], NFT)).unwrap();
+    // A retried ADD with another prefix moves the element to that subnet's chain.
+    let wider = [net("10.4.0.3/16")];
+    in_ns(&ns, || masq_add("n", "b", "eth0", &wider, NFT)).unwrap();
+    in_ns(&ns, || masq_check("n", "b", "eth0", &wider, NFT)).unwrap();
+    assert_eq!(map(&ns, "masq4").matches("10.4.0.3 comment").count(), 1);
     // A new subnet of the network on a node that has the table: full batch.
     in_ns(&ns, || {
         masq_add("n", "d", "eth0", &[net("10.5.0.2/24")], NFT)
