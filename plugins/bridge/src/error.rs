@@ -61,8 +61,8 @@ pub enum BridgeError {
         #[source]
         source: std::io::Error,
     },
-    /// A masquerade batch failed (code 104).
-    #[error("ipMasq ({what}): {source}")]
+    /// A netfilter batch (masquerade, spoof check) failed (code 104).
+    #[error("{what}: {source}")]
     Firewall {
         what: String,
         #[source]

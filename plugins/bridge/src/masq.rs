@@ -36,7 +36,7 @@ pub fn backend_of(kind: MasqBackend) -> Backend {
 }
 
 fn fw(what: &str, cfg: &BridgeConf) -> impl FnOnce(fwkit::Error) -> BridgeError {
-    let what = format!("{what}, backend {}", cfg.masq_backend.as_str());
+    let what = format!("ipMasq {what} (backend {})", cfg.masq_backend.as_str());
     move |e| BridgeError::firewall(what, e)
 }
 
@@ -195,7 +195,7 @@ pub fn check(cfg: &BridgeConf, cid: &str, ifname: &str, ips: &[IpNet]) -> Result
     let b = backend_of(cfg.masq_backend);
     fwkit::masq_check(&cfg.network, cid, ifname, ips, b).map_err(|e| match e {
         fwkit::Error::Missing(m) => BridgeError::Check(format!("ipMasq: {m}")),
-        other => BridgeError::firewall("check", other),
+        other => BridgeError::firewall("ipMasq check", other),
     })
 }
 
@@ -209,12 +209,13 @@ pub fn gc(cfg: &BridgeConf, valid: &[(&str, &str)]) -> Result<()> {
     if let Err(e) = fwkit::masq_gc(&cfg.network, valid, other) {
         cni::skel::log(&format!("ipMasq GC ({}): {e}", other.name()));
     }
-    fwkit::masq_gc(&cfg.network, valid, ours).map_err(|e| BridgeError::firewall("gc", e))
+    fwkit::masq_gc(&cfg.network, valid, ours).map_err(|e| BridgeError::firewall("ipMasq gc", e))
 }
 
 /// STATUS: can the configured backend program the kernel here?
 pub fn probe(cfg: &BridgeConf) -> Result<()> {
-    fwkit::probe(backend_of(cfg.masq_backend)).map_err(|e| BridgeError::firewall("status", e))
+    fwkit::probe(backend_of(cfg.masq_backend))
+        .map_err(|e| BridgeError::firewall("ipMasq backend", e))
 }
 
 #[cfg(test)]

@@ -229,6 +229,9 @@ impl Nfnl {
     /// nothing. Fails with `EEXIST` when an exclusive key is present and
     /// `ENOENT` when the table, a set or a chain is missing.
     pub fn add_elements(&mut self, table: &str, elems: &[Elem]) -> std::io::Result<()> {
+        if elems.iter().any(|e| e.comment.len() > 254) {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
         let res = NFNL_SUBSYS_NFTABLES;
         let begin = self.next_seq();
         let mut batch = message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, begin, 0, res, |_| {});

@@ -70,13 +70,15 @@ pub fn add(cid: &str, ifname: &str, host_veth: &str, mac: &str) -> Result<()> {
         .map_err(fw("setup"))
 }
 
-/// Handles of `PREROUTING` rules carrying this attachment's comment, from
-/// `nft -a list chain` output.
+/// Handles of the `PREROUTING` jump rules of this attachment (`iifname …
+/// jump cni-br-iface-<id> comment "macspoofchk-<id>"`), from `nft -a list`
+/// output (the attachment's own chains carry the same comment).
 pub fn handles(listing: &str, cid: &str, ifname: &str) -> Vec<u64> {
-    let needle = format!("comment \"{}\"", comment(&ref_id(cid, ifname)));
+    let id = ref_id(cid, ifname);
+    let needle = format!("jump {} comment \"{}\"", iface_chain(&id), comment(&id));
     listing
         .lines()
-        .filter(|l| l.contains(&needle))
+        .filter(|l| l.contains("iifname ") && l.contains(&needle))
         .filter_map(|l| {
             l.rsplit_once("# handle ")
                 .and_then(|(_, h)| h.trim().parse().ok())
@@ -159,7 +161,9 @@ mod tests {
     fn handles_are_found_by_comment() {
         let listing = "table bridge nat {\n chain PREROUTING {\n  \
             iifname \"vethA\" jump cni-br-iface-c1-eth0 comment \"macspoofchk-c1-eth0\" # handle 7\n  \
-            iifname \"vethB\" jump cni-br-iface-c2-eth0 comment \"macspoofchk-c2-eth0\" # handle 9\n }\n}\n";
+            iifname \"vethB\" jump cni-br-iface-c2-eth0 comment \"macspoofchk-c2-eth0\" # handle 9\n }\n \
+            chain cni-br-iface-c1-eth0 {\n  \
+            jump cni-br-iface-c1-eth0-mac comment \"macspoofchk-c1-eth0\" # handle 11\n }\n}\n";
         assert_eq!(handles(listing, "c1", "eth0"), vec![7]);
         assert!(handles(listing, "c3", "eth0").is_empty());
     }

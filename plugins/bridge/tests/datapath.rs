@@ -198,3 +198,23 @@ fn enabledad_waits_for_dad_on_netlink_events() {
     );
     t.del_ok("pod1", Some(&p1), &conf);
 }
+
+#[test]
+fn macspoofchk_drops_frames_with_another_source_mac() {
+    let t = Topo::new("ms");
+    let (p1, p2) = (TestNetns::new("ms1"), TestNetns::new("ms2"));
+    let conf = t.conf(false, json!({"macspoofchk": true, "ipMasq": false}));
+    t.add_ok("pod1", &p1, &conf);
+    let r2 = t.add_ok("pod2", &p2, &conf);
+    let ip2 = pod_ip(&r2, false);
+    assert!(ping(&p1, &ip2), "legitimate MAC passes");
+    let chains = t.node.exec_ok(&["nft", "list", "table", "bridge", "nat"]);
+    assert!(chains.contains("cni-br-iface-pod1-eth0-mac"), "{chains}");
+    p1.exec_ok(&["ip", "link", "set", "eth0", "address", "0a:58:de:ad:be:ef"]);
+    p1.exec_ok(&["ip", "neigh", "flush", "all"]);
+    assert!(!ping(&p1, &ip2), "spoofed source MAC must be dropped");
+    t.del_ok("pod1", Some(&p1), &conf);
+    t.del_ok("pod2", Some(&p2), &conf);
+    let left = t.node.exec_ok(&["nft", "list", "table", "bridge", "nat"]);
+    assert!(!left.contains("cni-br-iface-"), "{left}");
+}
