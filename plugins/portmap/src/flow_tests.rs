@@ -260,7 +260,10 @@ fn gc_removes_attachments_not_in_the_valid_list() {
         calls.contains(&"del-known gone nftables 1".to_string()),
         "{calls:?}"
     );
-    assert!(!calls.iter().any(|c| c.contains("keep nftables")), "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.contains("keep nftables")),
+        "{calls:?}"
+    );
     assert!(
         calls.contains(&"gc nftables [\"keep\"]".to_string()),
         "{calls:?}"

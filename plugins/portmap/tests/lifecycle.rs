@@ -204,3 +204,41 @@ fn stale_udp_conntrack_is_removed_at_add() {
         Some("dns")
     );
 }
+
+#[test]
+fn dual_stack_rules_follow_each_mappings_family() {
+    let n = Node::new("ds");
+    for backend in ["nftables", "iptables"] {
+        let mut p = Pod::fake(&format!("dual-{backend}"), "10.88.0.7/24");
+        p.prev["ips"] = json!([{"address": "10.88.0.7/24", "interface": 0},
+                               {"address": "fd00:88::7/64", "interface": 0}]);
+        let maps = json!([tcp(6000, ""), tcp(6001, "fd00:1::1"), tcp(6002, HOST1)]);
+        let conf = n.conf(Some(backend), maps, Some(&p));
+        n.add(&p, &conf);
+        let fw = n.firewall();
+        assert!(fw.contains("fd00:88::7"), "{backend}: no IPv6 rule:\n{fw}");
+        assert!(fw.contains("10.88.0.7"), "{backend}: no IPv4 rule:\n{fw}");
+        let v6 = n.node.exec_ok(&["ip6tables-save", "-t", "nat"]);
+        if backend == "iptables" {
+            assert!(
+                v6.contains("--dport 6001") && !v6.contains("--dport 6002"),
+                "{v6}"
+            );
+        }
+        let out = n.call(&ours(), "CHECK", &p.cid, &p.path(), &conf);
+        assert!(out.success(), "{backend} CHECK: {}", out.stdout);
+        let out = n.call(
+            &ours(),
+            "DEL",
+            &p.cid,
+            "",
+            &n.conf(Some(backend), Value::Null, None),
+        );
+        assert!(out.success(), "{}", out.stdout);
+        let fw = n.firewall();
+        assert!(
+            !fw.contains("fd00:88::7") && !fw.contains(&p.cid),
+            "{backend} left:\n{fw}"
+        );
+    }
+}
