@@ -8,20 +8,16 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use crate::nfsock::{
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, Socket, errno_of,
+};
 use crate::nlattr::{self, NLA_F_NESTED};
 
-const NETLINK_NETFILTER: i32 = 12;
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_NEW: u16 = 0;
 const IPCTNL_MSG_CT_GET: u16 = 1;
 const IPCTNL_MSG_CT_DELETE: u16 = 2;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_ACK: u16 = 4;
-const NLM_F_DUMP: u16 = 0x300;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_TUPLE_REPLY: u16 = 2;
 const CTA_ZONE: u16 = 18;
@@ -132,93 +128,7 @@ pub fn delete_request(family: u8, seq: u32, e: &Entry) -> Vec<u8> {
     nlattr::message(kind, NLM_F_REQUEST | NLM_F_ACK, seq, &body)
 }
 
-/// A ctnetlink socket in the caller's netns.
-struct Socket {
-    fd: OwnedFd,
-    seq: u32,
-    buf: Vec<u8>,
-}
-
 impl Socket {
-    fn open() -> io::Result<Socket> {
-        // SAFETY: plain socket(2); the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_NETFILTER,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let tv = libc::timeval {
-            tv_sec: 2,
-            tv_usec: 0,
-        };
-        // SAFETY: valid fd, option value of the right size.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                size_of::<libc::timeval>() as libc::socklen_t,
-            );
-        }
-        Ok(Socket {
-            fd,
-            seq: 1,
-            buf: vec![0; 64 << 10],
-        })
-    }
-
-    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        // SAFETY: all-zero sockaddr_nl is valid; nl_pid 0 addresses the kernel.
-        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: buffer and address are valid for the given lengths.
-        let n = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                msg.as_ptr().cast(),
-                msg.len(),
-                0,
-                (&sa as *const libc::sockaddr_nl).cast(),
-                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    }
-
-    fn recv(&mut self) -> io::Result<usize> {
-        // SAFETY: the buffer is valid for its length.
-        let n = unsafe {
-            libc::recv(
-                self.fd.as_raw_fd(),
-                self.buf.as_mut_ptr().cast(),
-                self.buf.len(),
-                0,
-            )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
-    }
-
-    fn next_seq(&mut self) -> u32 {
-        self.seq = self.seq.wrapping_add(1);
-        self.seq
-    }
-
     /// Every entry of `family` (`AF_INET` / `AF_INET6`).
     fn dump(&mut self, family: u8) -> io::Result<Vec<Entry>> {
         let seq = self.next_seq();
@@ -264,14 +174,6 @@ impl Socket {
             }
         }
     }
-}
-
-/// The positive errno of an `NLMSG_ERROR` payload (0 = ACK).
-fn errno_of(payload: &[u8]) -> i32 {
-    payload
-        .get(0..4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map_or(libc::EPROTO, |b| -i32::from_ne_bytes(b))
 }
 
 /// Deletes every entry (both families) for which `pick` is true; returns

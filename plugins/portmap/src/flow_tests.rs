@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::config::BackendChoice;
-use crate::host::ReferenceRules;
+use crate::refcheck::ReferenceRules;
 
 #[derive(Default)]
 struct Fake {

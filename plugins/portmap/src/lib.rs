@@ -6,7 +6,9 @@
 //! Modules: [`config`] (keys, capability, backend selection), [`mapping`],
 //! [`record`] (per-attachment records so DEL works without `portMappings`),
 //! [`host`] (every side effect behind one trait), [`flow`] (the verbs),
-//! [`conntrack`] + [`nlattr`] (ctnetlink cleanup), [`error`] (codes).
+//! [`conntrack`] (ctnetlink cleanup), [`refcheck`] (the read-only look at
+//! the reference's chains), [`nfsock`] + [`nlattr`] (netfilter netlink),
+//! [`error`] (codes).
 
 pub mod config;
 pub mod conntrack;
@@ -14,8 +16,10 @@ pub mod error;
 pub mod flow;
 pub mod host;
 pub mod mapping;
+pub mod nfsock;
 pub mod nlattr;
 pub mod record;
+pub mod refcheck;
 
 use cni::{CniError, CniResult, Plugin, Request};
 

@@ -242,3 +242,50 @@ fn dual_stack_rules_follow_each_mappings_family() {
         );
     }
 }
+
+/// The reference layout for one container, as `iptables-restore` input.
+fn reference_rules(chain: &str, cid: &str, port: u16, pod: &str) -> String {
+    format!(
+        "*nat\n:CNI-HOSTPORT-DNAT - [0:0]\n:{chain} - [0:0]\n\
+         -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\n\
+         -A CNI-HOSTPORT-DNAT -p tcp -m comment --comment \"dnat name: \\\"{NET}\\\" id: \\\"{cid}\\\"\" -m multiport --dports {port} -j {chain}\n\
+         -A {chain} -p tcp -m tcp --dport {port} -j DNAT --to-destination {pod}:80\nCOMMIT\n"
+    )
+}
+
+#[test]
+fn del_without_anything_changes_nothing_but_finds_legacy_reference_rules() {
+    let n = Node::new("lg");
+    let bare = n.conf(None, Value::Null, None);
+    let before = n.firewall();
+    let out = n.call(&ours(), "DEL", "nothing-here", "", &bare);
+    assert!(out.success(), "{}", out.stdout);
+    assert_eq!(n.firewall(), before, "a no-op DEL changed the firewall");
+    // A pod the reference made through iptables-legacy.
+    let cid = "legacy-pod";
+    let chain = format!("CNI-DN-{}", &fwkit_chain_hash(cid));
+    let mut restore = n.node.command(&["iptables-legacy-restore", "--noflush"]);
+    restore.stdin(std::process::Stdio::piped());
+    let mut child = restore.spawn().unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        reference_rules(&chain, cid, 8090, "10.88.0.44").as_bytes(),
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    let save = || n.node.exec_ok(&["iptables-legacy-save", "-t", "nat"]);
+    assert!(save().contains(&chain));
+    let out = n.call(&ours(), "DEL", cid, "", &bare);
+    assert!(out.success(), "{}", out.stdout);
+    let left = save();
+    assert!(
+        !left.contains(&chain) && !left.contains(cid),
+        "left:\n{left}"
+    );
+}
+
+/// `CNI-DN-` + 21 hex of sha512(network + id), as the reference names it.
+fn fwkit_chain_hash(cid: &str) -> String {
+    fwkit::portmap_dn_chain(NET, cid)["CNI-DN-".len()..].to_string()
+}
