@@ -76,7 +76,8 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Node-side links: bridge, veth, port flags, VLANs.
+    /// Node-side links (bridge, veth, port flags, VLANs) and the pod-side
+    /// steps that do not need IPAM's answer (sysctls, link up).
     fn links(&mut self, undo: &mut Undo) -> Result<(LinkInfo, VethPair)> {
         let ifname = self.ifname();
         let br = host::ensure_bridge(&mut self.host, self.cfg)?;
@@ -87,6 +88,13 @@ impl<'a> Ctx<'a> {
         });
         host::set_port_flags(&mut self.host, self.cfg, &pair.host)?;
         host::set_port_vlans(&mut self.host, self.cfg, &pair.host)?;
+        container::prepare(
+            &mut self.pod,
+            &self.pod_ns,
+            self.cfg,
+            ifname,
+            pair.peer_index,
+        )?;
         Ok((br, pair))
     }
 

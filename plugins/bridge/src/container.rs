@@ -1,16 +1,19 @@
 //! The pod side of ADD, through the pod-netns socket: per-interface
-//! sysctls (on one short-lived thread inside the netns), link up,
-//! addresses, the optional event-driven DAD wait, and routes.
+//! sysctls (on one short-lived thread inside the netns) and link up while
+//! IPAM runs ([`prepare`]), then addresses, the optional event-driven DAD
+//! wait, and routes ([`configure`]).
 //!
 //! SPEC (reference): `accept_dad=0` on the container interface unless
 //! `enabledad` (then `accept_dad=1`, `enhanced_dad=1`), `arp_notify=1`, IPv6
-//! enabled on `lo` and the interface when an IPv6 address is assigned.
+//! enabled on `lo` and the interface when an IPv6 address is assigned (ours
+//! does that only when the kernel refuses the address because IPv6 is off).
 //! Ours also sets `IFA_F_NODAD` on the addresses, so nothing is tentative
 //! and no wait is needed (the reference polls every 50 ms for up to 5 s).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use netkit::{AddrOpts, Netlink, NetnsFile, Route, sysctl};
 
 use crate::config::BridgeConf;
@@ -20,13 +23,9 @@ use crate::result::Plan;
 /// Upper bound of the `enabledad` wait (the reference's settle limit).
 pub const DAD_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The sysctls of the container interface, in write order.
-pub fn sysctls(cfg: &BridgeConf, ifname: &str, has_v6: bool) -> Vec<(String, &'static str)> {
+/// The sysctls of the container interface written before it comes up.
+pub fn sysctls(cfg: &BridgeConf, ifname: &str) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
-    if has_v6 {
-        out.push((sysctl::iface_key(true, "lo", "disable_ipv6"), "0"));
-        out.push((sysctl::iface_key(true, ifname, "disable_ipv6"), "0"));
-    }
     if cfg.enable_dad {
         out.push((sysctl::iface_key(true, ifname, "enhanced_dad"), "1"));
         out.push((sysctl::iface_key(true, ifname, "accept_dad"), "1"));
@@ -35,6 +34,15 @@ pub fn sysctls(cfg: &BridgeConf, ifname: &str, has_v6: bool) -> Vec<(String, &'s
     }
     out.push((sysctl::iface_key(false, ifname, "arp_notify"), "1"));
     out
+}
+
+/// What turns IPv6 on for `lo` and the interface (only written when the
+/// kernel refused an IPv6 address because it was off).
+pub fn enable_ipv6_sysctls(ifname: &str) -> Vec<(String, &'static str)> {
+    vec![
+        (sysctl::iface_key(true, "lo", "disable_ipv6"), "0"),
+        (sysctl::iface_key(true, ifname, "disable_ipv6"), "0"),
+    ]
 }
 
 /// Writes `pairs` inside `ns`. A missing key (IPv6 disabled on the node)
@@ -58,7 +66,45 @@ fn write_sysctls(ns: &NetnsFile, pairs: &[(String, &'static str)]) -> Result<()>
     run.map_err(|e| BridgeError::kernel("enter pod netns for sysctls", e))?
 }
 
-/// Configures the container interface (`index` in the pod netns).
+/// Before IPAM answers (phase 1): the interface's sysctls (layer 3 only,
+/// like the reference) and link up, unless `disableContainerInterface`.
+pub fn prepare(
+    pod: &mut Netlink,
+    pod_ns: &NetnsFile,
+    cfg: &BridgeConf,
+    ifname: &str,
+    index: u32,
+) -> Result<()> {
+    if cfg.layer3 {
+        write_sysctls(pod_ns, &sysctls(cfg, ifname))?;
+    }
+    if !cfg.disable_container_interface {
+        pod.set_up(index)
+            .map_err(|e| BridgeError::kernel(format!("set {ifname} up"), e))?;
+    }
+    Ok(())
+}
+
+fn add_address(
+    pod: &mut Netlink,
+    pod_ns: &NetnsFile,
+    ifname: &str,
+    index: u32,
+    addr: IpNet,
+    opts: AddrOpts,
+) -> Result<()> {
+    let err = |e| BridgeError::kernel(format!("add {addr} to {ifname}"), e);
+    match pod.add_address(index, addr, opts) {
+        // IPv6 is off on the interface: turn it on (reference) and retry.
+        Err(e) if addr.addr().is_ipv6() && e.errno() == Some(libc::EACCES) => {
+            write_sysctls(pod_ns, &enable_ipv6_sysctls(ifname))?;
+            pod.add_address(index, addr, opts).map_err(err)
+        }
+        r => r.map_err(err),
+    }
+}
+
+/// After IPAM (phase 2): addresses, the optional DAD wait, routes.
 pub fn configure(
     pod: &mut Netlink,
     pod_ns: &NetnsFile,
@@ -68,24 +114,15 @@ pub fn configure(
     plan: Option<&Plan>,
 ) -> Result<()> {
     let Some(plan) = plan else {
-        // Layer 2 only: up, unless the user wants the interface left down.
-        if !cfg.disable_container_interface {
-            pod.set_up(index)
-                .map_err(|e| BridgeError::kernel(format!("set {ifname} up"), e))?;
-        }
         return Ok(());
     };
-    write_sysctls(pod_ns, &sysctls(cfg, ifname, plan.has_v6()))?;
-    pod.set_up(index)
-        .map_err(|e| BridgeError::kernel(format!("set {ifname} up"), e))?;
     let opts = AddrOpts {
         nodad: !cfg.enable_dad,
         ..AddrOpts::default()
     };
     let mut v6 = Vec::new();
     for ip in &plan.result.ips {
-        pod.add_address(index, ip.address, opts)
-            .map_err(|e| BridgeError::kernel(format!("add {} to {ifname}", ip.address), e))?;
+        add_address(pod, pod_ns, ifname, index, ip.address, opts)?;
         if ip.address.addr().is_ipv6() {
             v6.push(ip.address.addr());
         }
@@ -101,7 +138,7 @@ fn add_routes(
     pod: &mut Netlink,
     ifname: &str,
     index: u32,
-    routes: &[(ipnet::IpNet, Option<IpAddr>)],
+    routes: &[(IpNet, Option<IpAddr>)],
 ) -> Result<()> {
     for (dst, gw) in routes {
         let mut r = Route::new(*dst).dev(index);
@@ -131,13 +168,14 @@ mod tests {
 
     #[test]
     fn dad_is_off_unless_enabled() {
-        let s = sysctls(&cfg(false), "eth0", false);
+        let s = sysctls(&cfg(false), "eth0");
         assert!(s.contains(&("net/ipv6/conf/eth0/accept_dad".into(), "0")));
         assert!(s.contains(&("net/ipv4/conf/eth0/arp_notify".into(), "1")));
         assert!(!s.iter().any(|(k, _)| k.contains("disable_ipv6")));
-        let s = sysctls(&cfg(true), "eth0", true);
+        let s = sysctls(&cfg(true), "eth0");
         assert!(s.contains(&("net/ipv6/conf/eth0/accept_dad".into(), "1")));
         assert!(s.contains(&("net/ipv6/conf/eth0/enhanced_dad".into(), "1")));
-        assert_eq!(s[0], ("net/ipv6/conf/lo/disable_ipv6".into(), "0"));
+        let e = enable_ipv6_sysctls("eth0");
+        assert_eq!(e[0], ("net/ipv6/conf/lo/disable_ipv6".into(), "0"));
     }
 }

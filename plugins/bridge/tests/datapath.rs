@@ -218,3 +218,15 @@ fn macspoofchk_drops_frames_with_another_source_mac() {
     let left = t.node.exec_ok(&["nft", "list", "table", "bridge", "nat"]);
     assert!(!left.contains("cni-br-iface-"), "{left}");
 }
+
+#[test]
+fn ipv6_disabled_in_the_pod_is_turned_on_for_a_v6_address() {
+    let t = Topo::new("v6");
+    let p1 = TestNetns::new("v61");
+    p1.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    p1.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+    let r = t.add_ok("pod1", &p1, &t.conf(true, json!({})));
+    let a6 = p1.exec_ok(&["ip", "-6", "addr", "show", "eth0"]);
+    assert!(a6.contains(&pod_ip(&r, true)), "{a6}");
+    assert!(ping(&p1, "fd00:99::1"), "v6 gateway");
+}
