@@ -10,10 +10,8 @@ fn m(v: Value) -> Value {
     json!([v])
 }
 
-#[test]
-fn bad_input_is_refused_with_nothing_applied() {
-    let n = Node::new("bi");
-    let p = Pod::fake("bad-input", "10.88.0.5/24");
+/// (portMappings, extra keys, expected code, text the message must name).
+fn cases() -> Vec<(Value, Value, u64, &'static str)> {
     let ok = json!({"hostPort": 80, "containerPort": 80, "protocol": "tcp"});
     let with = |k: &str, v: Value| {
         let mut x = ok.clone();
@@ -67,7 +65,14 @@ fn bad_input_is_refused_with_nothing_applied() {
         (m(ok.clone()), json!({"prevResult": null}), 7, "prevResult"),
         (m(ok.clone()), json!({"snat": "yes"}), 6, "snat"),
     ];
-    for (maps, extra, code, needle) in cases {
+    cases
+}
+
+#[test]
+fn bad_input_is_refused_with_nothing_applied() {
+    let n = Node::new("bi");
+    let p = Pod::fake("bad-input", "10.88.0.5/24");
+    for (maps, extra, code, needle) in cases() {
         let mut conf = n.conf(None, maps.clone(), Some(&p));
         for (k, v) in extra.as_object().unwrap() {
             conf[k] = v.clone();

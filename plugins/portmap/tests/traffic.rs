@@ -29,17 +29,7 @@ fn scenario(backend: &str) {
     n.add(&p1, &c1);
     n.add(&p2, &c2);
 
-    let one = Some("pod1".to_string());
-    let two = Some("pod2".to_string());
-    assert_eq!(tcp_get(&n.out, HOST1, 80), one, "tcp {HOST1}:80");
-    assert_eq!(tcp_get(&n.out, HOST2, 80), two, "tcp {HOST2}:80");
-    assert_eq!(udp_get(&n.out, HOST1, 80), one, "udp {HOST1}:80");
-    assert_eq!(udp_get(&n.out, HOST2, 80), two, "udp {HOST2}:80");
-    assert_eq!(tcp_get(&n.out, HOST1, 9090), one, "any-address on {HOST1}");
-    assert_eq!(tcp_get(&n.out, HOST2, 9090), one, "any-address on {HOST2}");
-    assert_eq!(tcp_get(&p1.ns, HOST1, 80), one, "hairpin to itself");
-    assert_eq!(tcp_get(&p2.ns, HOST1, 80), one, "hairpin to a neighbour");
-    assert_eq!(tcp_get(&n.node, "127.0.0.1", 9090), one, "IPv4 localhost");
+    reachable(&n, &p1, &p2);
     for (p, c) in [(&p1, &c1), (&p2, &c2)] {
         let out = n.call(&ours(), "CHECK", &p.cid, &p.path(), c);
         assert!(out.success(), "CHECK {}: {}", p.cid, out.stdout);
@@ -62,14 +52,36 @@ fn scenario(backend: &str) {
         &n.conf(Some(backend), json!([]), None),
     );
     assert!(out.success(), "DEL {}", out.stdout);
+    gone(&n, &[&p1, &p2]);
+    // DEL again: idempotent.
+    let out = n.call(&ours(), "DEL", &p1.cid, "", &c1);
+    assert!(out.success(), "second DEL {}", out.stdout);
+}
 
+/// Each host IP reaches its own pod; any-address, hairpin, localhost.
+fn reachable(n: &Node, p1: &Pod, p2: &Pod) {
+    let one = Some("pod1".to_string());
+    let two = Some("pod2".to_string());
+    assert_eq!(tcp_get(&n.out, HOST1, 80), one, "tcp {HOST1}:80");
+    assert_eq!(tcp_get(&n.out, HOST2, 80), two, "tcp {HOST2}:80");
+    assert_eq!(udp_get(&n.out, HOST1, 80), one, "udp {HOST1}:80");
+    assert_eq!(udp_get(&n.out, HOST2, 80), two, "udp {HOST2}:80");
+    assert_eq!(tcp_get(&n.out, HOST1, 9090), one, "any-address on {HOST1}");
+    assert_eq!(tcp_get(&n.out, HOST2, 9090), one, "any-address on {HOST2}");
+    assert_eq!(tcp_get(&p1.ns, HOST1, 80), one, "hairpin to itself");
+    assert_eq!(tcp_get(&p2.ns, HOST1, 80), one, "hairpin to a neighbour");
+    assert_eq!(tcp_get(&n.node, "127.0.0.1", 9090), one, "IPv4 localhost");
+}
+
+/// Nothing answers; no rule, conntrack entry or record of the pods is left.
+fn gone(n: &Node, pods: &[&Pod]) {
     assert_eq!(tcp_get(&n.out, HOST1, 80), None);
     assert_eq!(tcp_get(&n.out, HOST2, 80), None);
     assert_eq!(udp_get(&n.out, HOST1, 80), None);
     assert_eq!(tcp_get(&n.out, HOST2, 9090), None);
     assert_eq!(tcp_get(&n.node, "127.0.0.1", 9090), None);
     let fw = n.firewall();
-    for p in [&p1, &p2] {
+    for p in pods {
         assert!(!fw.contains(&p.cid), "rule of {} left:\n{fw}", p.cid);
         assert!(
             !fw.contains(&p.ip.to_string()),
@@ -85,9 +97,6 @@ fn scenario(backend: &str) {
     }
     let left: Vec<_> = std::fs::read_dir(n.records().join(NET)).unwrap().collect();
     assert!(left.is_empty(), "records left: {left:?}");
-    // DEL again: idempotent.
-    let out = n.call(&ours(), "DEL", &p1.cid, "", &c1);
-    assert!(out.success(), "second DEL {}", out.stdout);
 }
 
 #[test]

@@ -151,9 +151,15 @@ impl Node {
         let mut s = String::from_utf8_lossy(&self.node.exec(&["nft", "list", "ruleset"]).stdout)
             .into_owned();
         for save in ["iptables-save", "ip6tables-save"] {
-            s.push_str(&String::from_utf8_lossy(
-                &self.node.exec(&[save, "-t", "nat"]).stdout,
-            ));
+            let out = self.node.exec(&[save, "-t", "nat"]).stdout;
+            // Without the "# Generated … on <time>" comments.
+            for l in String::from_utf8_lossy(&out)
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+            {
+                s.push_str(l);
+                s.push('\n');
+            }
         }
         s
     }
