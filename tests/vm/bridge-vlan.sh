@@ -15,10 +15,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
 if [ "${1:-}" != --guest ]; then
-  BIN=$(realpath -e "${1:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/bridge}")
+  BIN=$(realpath -m "${1:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/bridge}")
+  [ -x "$BIN" ] || { echo "bridge-vlan: $BIN missing (cargo build -p bridge)" >&2; exit 2; }
+  "$HERE/build-image.sh" >/dev/null   # cached after the first run
   WORK=$(mktemp -d /tmp/bridge-vlan.XXXXXX)
   trap 'rm -rf "$WORK"' EXIT
-  CGVM_CGROUP=0 "$HERE/vm-run.sh" "$WORK" bash "$HERE/bridge-vlan.sh" --guest "$BIN" "$WORK"
+  CGVM_SERIAL=1 CGVM_CGROUP=0 "$HERE/vm-run.sh" "$WORK" bash "$HERE/bridge-vlan.sh" --guest "$BIN" "$WORK"
   exit $?
 fi
 
