@@ -123,23 +123,45 @@ fn del_recorded(host: &dyn Host, cfg: &Config, rec: &Record) -> Result<(), Portm
 
 fn del_unrecorded(host: &dyn Host, req: &Request, cfg: &Config) -> Result<(), PortmapError> {
     let (net, cid) = (&cfg.network, &req.env.container_id);
+    let prev_ips = req
+        .conf
+        .prev_result
+        .as_ref()
+        .map(|p| container_ips(p, &req.env.ifname))
+        .unwrap_or_default();
     let mut backends: Vec<Backend> = Vec::new();
-    let mut addrs: Vec<IpAddr> = Vec::new();
+    let mut acted = false;
     if !cfg.mappings.is_empty() {
-        backends.push(host.resolve(cfg.backend)?);
+        match host.resolve(cfg.backend)? {
+            // Guarded element deletes for the given mappings: no read, and
+            // elements held by another container are never touched. Without
+            // addresses (containerd's second DEL) both families are tried.
+            Backend::Nftables => {
+                let ips = if prev_ips.is_empty() {
+                    any_family()
+                } else {
+                    prev_ips.clone()
+                };
+                host.del_known(&RuleArgs {
+                    network: net,
+                    container_id: cid,
+                    ips: &ips,
+                    mappings: &cfg.mappings,
+                    opts: &cfg.opts,
+                    backend: Backend::Nftables,
+                })?;
+                acted = true;
+            }
+            b => backends.push(b),
+        }
     }
+    let mut addrs: Vec<IpAddr> = Vec::new();
     if let Some(found) = host.reference_chain(net, cid) {
         backends.push(Backend::Iptables(found.flavor));
         addrs.extend(found.pod_ips);
     }
-    if addrs.is_empty()
-        && !backends.is_empty()
-        && let Some(prev) = &req.conf.prev_result
-    {
-        addrs = container_ips(prev, &req.env.ifname)
-            .iter()
-            .map(IpNet::addr)
-            .collect();
+    if addrs.is_empty() && (acted || !backends.is_empty()) {
+        addrs = prev_ips.iter().map(IpNet::addr).collect();
     }
     let mut seen = HashSet::new();
     for b in backends.into_iter().filter(|b| seen.insert(*b)) {
@@ -149,6 +171,14 @@ fn del_unrecorded(host: &dyn Host, req: &Request, cfg: &Config) -> Result<(), Po
         host.flush_addresses(&addrs);
     }
     Ok(())
+}
+
+/// One placeholder address per family (selects the families to try).
+fn any_family() -> Vec<IpNet> {
+    vec![
+        IpNet::from(IpAddr::from([0u8, 0, 0, 0])),
+        IpNet::from(IpAddr::from([0u16; 8])),
+    ]
 }
 
 /// CHECK: the rules of exactly the families the pod has (from prevResult).

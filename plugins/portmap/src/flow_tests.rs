@@ -65,11 +65,8 @@ impl Host for Fake {
     }
     fn del_known(&self, a: &RuleArgs) -> Result<(), PortmapError> {
         let n = a.mappings.len();
-        self.push(format!(
-            "del-known {} {} {n}",
-            a.container_id,
-            a.backend.name()
-        ));
+        let (cid, b) = (a.container_id, a.backend.name());
+        self.push(format!("del-known {cid} {b} {n} {:?}", a.ips));
         Ok(())
     }
     fn check_rules(&self, a: &RuleArgs) -> Result<(), PortmapError> {
@@ -169,7 +166,7 @@ fn add_then_del_without_mappings_uses_the_record() {
     assert_eq!(call(&h, "DEL", "c1", &bare).exit_code, 0);
     assert_eq!(
         h.calls(),
-        vec!["del-known c1 nftables 1", "ct-ips [10.0.0.2]"]
+        vec!["del-known c1 nftables 1 [10.0.0.2/24]", "ct-ips [10.0.0.2]"]
     );
     // Second DEL: no record, no mappings: one look, nothing changed.
     assert_eq!(call(&h, "DEL", "c1", &bare).exit_code, 0);
@@ -193,6 +190,23 @@ fn del_finds_reference_rules_without_a_record() {
         h.calls(),
         vec!["look ref1", "del ref1 iptables-legacy", "ct-ips [10.0.0.7]"]
     );
+}
+
+#[test]
+fn del_without_record_but_with_mappings_reads_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let h = Fake::default();
+    // containerd's second round: mappings, no prevResult, no netns.
+    let mut c = conf(d.path(), "1.0.0", one());
+    c.as_object_mut().unwrap().remove("prevResult");
+    assert_eq!(call(&h, "DEL", "c9", &c).exit_code, 0);
+    assert_eq!(
+        h.calls(),
+        vec!["del-known c9 nftables 1 [0.0.0.0/32, ::/128]", "look c9"]
+    );
+    c["backend"] = json!("iptables");
+    assert_eq!(call(&h, "DEL", "c9", &c).exit_code, 0);
+    assert_eq!(h.calls(), vec!["look c9", "del c9 iptables-nft"]);
 }
 
 #[test]
@@ -257,7 +271,7 @@ fn gc_removes_attachments_not_in_the_valid_list() {
     assert_eq!(call(&h, "GC", "", &g).exit_code, 0);
     let calls = h.calls();
     assert!(
-        calls.contains(&"del-known gone nftables 1".to_string()),
+        calls.contains(&"del-known gone nftables 1 [10.0.0.2/24]".to_string()),
         "{calls:?}"
     );
     assert!(

@@ -289,3 +289,23 @@ fn del_without_anything_changes_nothing_but_finds_legacy_reference_rules() {
 fn fwkit_chain_hash(cid: &str) -> String {
     fwkit::portmap_dn_chain(NET, cid)["CNI-DN-".len()..].to_string()
 }
+
+#[test]
+fn lost_record_del_with_mappings_only_removes_that_container() {
+    let n = Node::new("lr");
+    let a = Pod::fake("lost-record", "10.88.0.20/24");
+    let b = Pod::fake("bystander", "10.88.0.21/24");
+    let maps_a = json!([tcp(8100, ""), tcp(8101, HOST1)]);
+    n.add(&a, &n.conf(None, maps_a.clone(), Some(&a)));
+    n.add(&b, &n.conf(None, json!([tcp(8101, HOST2)]), Some(&b)));
+    std::fs::remove_file(n.records().join(NET).join("lost-record:eth0")).unwrap();
+    // containerd's second round: mappings, empty CNI_NETNS, no prevResult.
+    let out = n.call(&ours(), "DEL", &a.cid, "", &n.conf(None, maps_a, None));
+    assert!(out.success(), "{}", out.stdout);
+    let fw = n.firewall();
+    assert!(!fw.contains(&a.cid), "left:\n{fw}");
+    assert!(
+        fw.contains(&b.cid) && fw.contains("10.88.0.21"),
+        "bystander lost:\n{fw}"
+    );
+}
