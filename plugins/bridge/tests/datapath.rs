@@ -230,3 +230,36 @@ fn ipv6_disabled_in_the_pod_is_turned_on_for_a_v6_address() {
     assert!(a6.contains(&pod_ip(&r, true)), "{a6}");
     assert!(ping(&p1, "fd00:99::1"), "v6 gateway");
 }
+
+#[test]
+fn port_isolation_promisc_and_disabled_container_interface() {
+    let t = Topo::new("pi");
+    let (p1, p2) = (TestNetns::new("pi1"), TestNetns::new("pi2"));
+    let conf = t.conf(
+        false,
+        json!({"portIsolation": true, "promiscMode": true, "ipMasq": false}),
+    );
+    let r1 = t.add_ok("pod1", &p1, &conf);
+    let r2 = t.add_ok("pod2", &p2, &conf);
+    let v1 = r1["interfaces"][1]["name"].as_str().unwrap().to_string();
+    let port = t.node.exec_ok(&["ip", "-d", "link", "show", &v1]);
+    assert!(port.contains("isolated on"), "{port}");
+    assert!(
+        t.node
+            .exec_ok(&["ip", "link", "show", "tbr0"])
+            .contains("PROMISC")
+    );
+    // Isolated ports reach the bridge (gateway) but not each other.
+    assert!(ping(&p1, "10.99.0.1"), "isolated pod -> gateway");
+    assert!(
+        !ping(&p1, &pod_ip(&r2, false)),
+        "isolated pods must not talk"
+    );
+    // Layer 2 with disableContainerInterface: the pod end stays down.
+    let p3 = TestNetns::new("pi3");
+    let l2 = json!({"cniVersion": "1.0.0", "name": "l2net", "type": "bridge", "bridge": "tbr1",
+        "ipam": {}, "disableContainerInterface": true});
+    t.add_ok("pod3", &p3, &l2);
+    let eth = p3.exec_ok(&["ip", "link", "show", "eth0"]);
+    assert!(!eth.contains(",UP") && eth.contains("state DOWN"), "{eth}");
+}
