@@ -35,6 +35,14 @@ pub enum PortmapError {
     /// A per-attachment record exists but cannot be understood.
     #[error("attachment record {}: {msg}", path.display())]
     RecordCorrupt { path: PathBuf, msg: String },
+    /// The node-wide iptables lock could not be taken.
+    #[error("lock {}: {op}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
     /// A netlink or sysctl request failed.
     #[error("{0}")]
     Kernel(#[from] netkit::Error),
@@ -64,7 +72,9 @@ impl PortmapError {
             PortmapError::Shape { .. } => code::DECODE,
             PortmapError::Config { .. } | PortmapError::NoPrevResult => code::INVALID_CONFIG,
             PortmapError::Firewall(e) => firewall_code(e),
-            PortmapError::Record { .. } | PortmapError::RecordCorrupt { .. } => code::STORAGE,
+            PortmapError::Record { .. }
+            | PortmapError::RecordCorrupt { .. }
+            | PortmapError::Lock { .. } => code::STORAGE,
             PortmapError::Kernel(_) => code::KERNEL,
             PortmapError::CheckFailed(_) => code::CHECK_FAILED,
             PortmapError::Unavailable(_) => code::NOT_AVAILABLE,

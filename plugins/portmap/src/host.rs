@@ -12,6 +12,7 @@ use netkit::{IpFamily, Netlink, sysctl};
 use crate::config::{BackendChoice, Opts};
 use crate::conntrack;
 use crate::error::PortmapError;
+use crate::lock;
 use crate::mapping::{Mapping, Protocol};
 use crate::refcheck::{self, ReferenceRules};
 
@@ -52,6 +53,14 @@ pub trait Host {
 
 /// The real node: fwkit, netkit and ctnetlink in the process's netns.
 pub struct System;
+
+/// The iptables lock when `b` is iptables (see [`crate::lock`]).
+fn serialise(b: Backend) -> Result<Option<lock::NodeLock>, PortmapError> {
+    match b {
+        Backend::Iptables(_) => lock::iptables().map(Some),
+        Backend::Nftables => Ok(None),
+    }
+}
 
 fn fw_mapping(m: &Mapping) -> fwkit::PortMapping {
     fwkit::PortMapping {
@@ -101,6 +110,7 @@ impl Host for System {
     }
 
     fn add_rules(&self, a: &RuleArgs) -> Result<(), PortmapError> {
+        let _lock = serialise(a.backend)?;
         let maps: Vec<_> = a.mappings.iter().map(fw_mapping).collect();
         let opts = fw_opts(a.opts);
         fwkit::portmap_add(a.network, a.container_id, a.ips, &maps, &opts, a.backend)?;
@@ -108,10 +118,12 @@ impl Host for System {
     }
 
     fn del_rules(&self, network: &str, cid: &str, b: Backend) -> Result<(), PortmapError> {
+        let _lock = serialise(b)?;
         Ok(fwkit::portmap_del(network, cid, b)?)
     }
 
     fn del_known(&self, a: &RuleArgs) -> Result<(), PortmapError> {
+        let _lock = serialise(a.backend)?;
         let maps: Vec<_> = a.mappings.iter().map(fw_mapping).collect();
         let opts = fw_opts(a.opts);
         fwkit::portmap_del_known(a.network, a.container_id, a.ips, &maps, &opts, a.backend)?;
@@ -126,6 +138,7 @@ impl Host for System {
     }
 
     fn gc_rules(&self, network: &str, valid: &[&str], b: Backend) -> Result<(), PortmapError> {
+        let _lock = serialise(b)?;
         Ok(fwkit::portmap_gc(network, valid, b)?)
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Modules: [`config`] (keys, capability, backend selection), [`mapping`],
 //! [`record`] (per-attachment records so DEL works without `portMappings`),
-//! [`host`] (every side effect behind one trait), [`flow`] (the verbs),
+//! [`host`] (every side effect behind one trait), [`lock`] (iptables
+//! serialisation), [`flow`] (the verbs),
 //! [`conntrack`] (ctnetlink cleanup), [`refcheck`] (the read-only look at
 //! the reference's chains), [`nfsock`] + [`nlattr`] (netfilter netlink),
 //! [`error`] (codes).
@@ -15,6 +16,7 @@ pub mod conntrack;
 pub mod error;
 pub mod flow;
 pub mod host;
+pub mod lock;
 pub mod mapping;
 pub mod nfsock;
 pub mod nlattr;
