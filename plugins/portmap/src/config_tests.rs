@@ -173,3 +173,51 @@ fn container_ips_follow_the_reference() {
     );
     assert!(container_ips(&prev, "eth9").is_empty());
 }
+
+fn json_leaf() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        "[ -~]{0,12}".prop_map(Value::from),
+        (0u16..=65535).prop_map(Value::from),
+        Just(json!("tcp")),
+        Just(json!("fd00::1")),
+    ]
+}
+
+fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let keys = prop_oneof![
+        Just("hostPort".to_string()),
+        Just("HostIP".to_string()),
+        Just("containerport".to_string()),
+        Just("Protocol".to_string()),
+        "[a-zA-Z]{1,8}",
+    ];
+    json_leaf().prop_recursive(3, 24, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            proptest::collection::btree_map(keys.clone(), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_input_never_panics(maps in json_value(), extra in json_value()) {
+        let mut v = json!({"cniVersion": "1.0.0", "name": "n", "type": "portmap",
+                           "runtimeConfig": {"portMappings": maps}});
+        if let Value::Object(o) = extra {
+            for (k, x) in o {
+                v[k] = x;
+            }
+        }
+        if let Ok(c) = NetConf::parse(v.to_string().as_bytes()) {
+            let _ = Config::parse(&c);
+        }
+    }
+}
