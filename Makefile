@@ -9,7 +9,7 @@ REF_CNI_DIR ?= /usr/lib/cni
 PLUGINS := bridge host-local portmap loopback firewall
 BINARIES := $(PLUGINS) cgroup-hook ferrocni
 
-.PHONY: all build release deps test unit integration conformance demo bench install lint fmt clean soak fuzz
+.PHONY: all build release deps test unit integration conformance demo bench install lint fmt clean soak fuzz readme
 
 all: build
 
@@ -50,7 +50,12 @@ install: release
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 target/release/ferrocni target/release/cgroup-hook $(DESTDIR)$(BINDIR)/
 
+# README.md is generated from docs/ (docs/readme/head.md, docs/*.md, docs/readme/tail.md).
+readme:
+	./scripts/build-readme.sh
+
 lint:
+	./scripts/build-readme.sh --check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
