@@ -35,7 +35,7 @@ cleanup() {
   set +e
   for p in "${PODS[@]}"; do
     net=frontend; case $p in db|log) net=backend;; esac
-    [ -e "/run/netns/$P-$p" ] && cli del "$net" "/run/netns/$P-$p" >/dev/null 2>&1
+    [ -e "/run/netns/$P-$p" ] && CNI_CONTAINERID="$P-$p" cli del "$net" "/run/netns/$P-$p" >/dev/null 2>&1
   done
   pkill -f "socat.*fcni-demo-$$" 2>/dev/null
   for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns pids "$ns" | xargs -r kill 2>/dev/null; "$FERRO" netns del "$ns" 2>/dev/null; done
@@ -65,6 +65,7 @@ grep -h '"name"\|"bridge"\|"subnet"\|"ingressPolicy"\|"from"' "$NETCONFPATH"/*.c
 
 add_pod() { # add_pod <pod> <net> <ip> [CAP_ARGS]
   "$FERRO" netns add "$P-$1"
+  CNI_CONTAINERID="$P-$1" cli --netconf scripts/demo/loopback.conf -i lo add "/run/netns/$P-$1" >/dev/null
   CNI_ARGS="IgnoreUnknown=1;IP=$3;K8S_POD_NAME=$1" CAP_ARGS="${4:-}" CNI_CONTAINERID="$P-$1" \
     cli add "$2" "/run/netns/$P-$1" >"$WORK/$1.json"
   ok "$1 on $2: $(grep -o "\"address\": *\"[^\"]*\"" "$WORK/$1.json" | head -1)"
@@ -75,6 +76,12 @@ add_pod web2 frontend 10.10.1.12 '{"portMappings":[{"hostPort":80,"containerPort
 add_pod client frontend 10.10.1.20
 add_pod db backend 10.10.2.5
 add_pod log backend 10.10.2.6
+bold "CHECK every attachment (loopback + the whole chain)"
+for p in "${PODS[@]}"; do
+  net=frontend; case $p in db|log) net=backend;; esac
+  CNI_CONTAINERID="$P-$p" cli --netconf scripts/demo/loopback.conf -i lo check "/run/netns/$P-$p" &&
+    CNI_CONTAINERID="$P-$p" cli check "$net" "/run/netns/$P-$p" && ok "CHECK $p" || bad "CHECK $p"
+done
 serve web1 8080 web1; serve web2 8080 web2; serve db 5432 db; serve db 9999 db-admin
 serve log 5140 log; serve log 9999 log-admin
 ip netns exec "$OUTSIDE" socat TCP-LISTEN:7000,fork,reuseaddr 'SYSTEM:echo $SOCAT_PEERADDR #fcni-demo-'$$ >/dev/null 2>&1 &
@@ -108,7 +115,8 @@ fi
 bold "teardown: DEL every pod, then prove zero per-pod state"
 for p in "${PODS[@]}"; do
   net=frontend; case $p in db|log) net=backend;; esac
-  CNI_CONTAINERID="$P-$p" cli del "$net" "/run/netns/$P-$p" && ok "DEL $p"
+  CNI_CONTAINERID="$P-$p" cli del "$net" "/run/netns/$P-$p" && ok "DEL $p" || bad "DEL $p"
+  CNI_CONTAINERID="$P-$p" cli --netconf scripts/demo/loopback.conf -i lo del "/run/netns/$P-$p" || bad "DEL lo $p"
 done
 left_veth=$(node ip -o link show type veth | grep -vc uplink0 || true)
 expect "veths left in the node" 0 "$left_veth"
@@ -116,6 +124,11 @@ left_ips=$(find "$WORK/ipam" -type f -name '10.*' | wc -l)
 expect "IP reservations left" 0 "$left_ips"
 left_rules=$(node nft list ruleset | grep -c "$P-" || true)
 expect "firewall rules/elements naming a pod" 0 "$left_rules"
+for br in "fcf$$" "fcb$$"; do
+  expect "IPv4 addresses on $br (the gateway only)" 1 "$(node ip -4 -o addr show dev "$br" | wc -l)"
+done
+left_ct=$(node conntrack -L 2>/dev/null | grep -E "10\.10\.(1|2)\.([02-9]|1[0-9])" | tee "$WORK/ct.txt" | wc -l)
+expect "conntrack entries of pod addresses" 0 "$left_ct"; cat "$WORK/ct.txt"
 left_cache=$(find "$WORK/cache" -type f | wc -l)
 expect "result cache entries left" 0 "$left_cache"
 if [ "$FAILED" = 0 ]; then bold "demo passed"; else bold "demo FAILED"; exit 1; fi
