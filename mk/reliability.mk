@@ -15,7 +15,7 @@ REL_MANIFEST := --manifest-path fuzz/Cargo.toml
 REL_BIN_DIR ?= $(CURDIR)/target/debug
 REL_ENV := FERROCNI_BIN_DIR=$(REL_BIN_DIR)
 FUZZ_SECONDS ?= 300
-FUZZ_TEST_SECONDS ?= 15
+FUZZ_TEST_SECONDS ?= 10
 FUZZ_JOBS ?= 2
 FUZZ_SEED ?=
 REL_CRASH_TEST ?= 200
@@ -38,6 +38,14 @@ rel-fuzz: rel-build
 rel-tests:
 	$(REL_ENV) $(REL_CARGO) test -q $(REL_MANIFEST) -- --test-threads=2
 
-test-extra:: rel-fuzz-short rel-tests
+rel-crash-short: rel-build
+	$(REL_ENV) fuzz/target/debug/ferrocni-crash --iterations $(REL_CRASH_TEST)
+
+rel-crash: rel-build
+	$(REL_ENV) fuzz/target/debug/ferrocni-crash --iterations $(REL_CRASH_SOAK)
+
+test-extra:: rel-fuzz-short rel-tests rel-crash-short
 
 fuzz:: rel-fuzz
+
+soak:: rel-crash

@@ -5,13 +5,16 @@
 //!   coverage-less mutation fuzzer on the stable toolchain, with a supervisor
 //!   process that survives aborts and hangs of its workers;
 //! * [`check`]: the invariants every rejection must meet;
-//! * the network tests (hostile input, crash injection, soak) live in
-//!   `tests/` and `src/bin/`, on the `integration` harness.
+//! * [`net`]: node namespaces, the bridge → portmap → firewall chain by
+//!   direct (killable) plugin execs, and the per-pod state probe, used by
+//!   the hostile-input tests (`tests/`), crash injection and the soak
+//!   (`src/bin/`).
 
 pub mod check;
 pub mod engine;
 pub mod guard;
 pub mod mutate;
+pub mod net;
 pub mod rng;
 pub mod seeds;
 pub mod supervise;
