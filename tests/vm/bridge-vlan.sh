@@ -20,7 +20,9 @@ if [ "${1:-}" != --guest ]; then
   "$HERE/build-image.sh" >/dev/null   # cached after the first run
   WORK=$(mktemp -d /tmp/bridge-vlan.XXXXXX)
   trap 'rm -rf "$WORK"' EXIT
-  CGVM_SERIAL=1 CGVM_CGROUP=0 "$HERE/vm-run.sh" "$WORK" bash "$HERE/bridge-vlan.sh" --guest "$BIN" "$WORK"
+  # The guest's /tmp is empty and the checkout may live there: stage inside WORK.
+  cp "$BIN" "$WORK/bridge-bin"; cp "$HERE/bridge-vlan.sh" "$WORK/"
+  CGVM_SERIAL=1 CGVM_CGROUP=0 "$HERE/vm-run.sh" "$WORK" bash "$WORK/bridge-vlan.sh" --guest "$WORK/bridge-bin" "$WORK"
   exit $?
 fi
 

@@ -17,10 +17,17 @@ BIN=$(realpath -m "${1:-$ROOT/target/debug/cgroup-hook}")
 "$ROOT/scripts/ensure-packages.sh" jq runc crun
 "$HERE/build-image.sh"
 SHARE=$HERE/cache/share
-mkdir -p "$SHARE"
+# The guest sees the host's / but with an empty /tmp (and the checkout may
+# live under /tmp): stage what it runs inside the shared folder.
+STAGE=$SHARE/tree
+rm -rf "$STAGE"
+mkdir -p "$STAGE/tests/vm" "$STAGE/plugins/cgroup-hook/examples"
+cp "$HERE/$script" "$STAGE/tests/vm/"
+cp "$ROOT/plugins/cgroup-hook/examples/cgroup-policy.json" "$STAGE/plugins/cgroup-hook/examples/"
+cp "$BIN" "$STAGE/cgroup-hook"
 t0=$(date +%s)
 set +e
-CGVM_SERIAL=1 CGVM_TIMEOUT=${CGVM_TIMEOUT:-300} "$HERE/vm-run.sh" "$SHARE" bash "$HERE/$script" "$BIN"
+CGVM_SERIAL=1 CGVM_TIMEOUT=${CGVM_TIMEOUT:-300} "$HERE/vm-run.sh" "$SHARE" bash "$STAGE/tests/vm/$script" "$STAGE/cgroup-hook"
 rc=$?
 set -e
 if [ "$script" = guest-tests.sh ]; then
