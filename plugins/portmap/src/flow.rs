@@ -195,9 +195,14 @@ pub fn check(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
     }
     let (net, cid, ifname) = (&cfg.network, &req.env.container_id, &req.env.ifname);
     let rec = store(&cfg).read(net, cid, ifname)?;
+    // Without a record the pod may be the reference plugin's (binaries
+    // swapped on a live node): check its iptables rules then.
     let backend = match rec.as_ref().and_then(|r| backend_from_name(&r.backend)) {
         Some(b) => b,
-        None => host.resolve(cfg.backend)?,
+        None => match host.reference_chain(net, cid) {
+            Some(found) => Backend::Iptables(found.flavor),
+            None => host.resolve(cfg.backend)?,
+        },
     };
     let args = RuleArgs {
         network: net,

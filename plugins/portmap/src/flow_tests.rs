@@ -247,7 +247,21 @@ fn check_only_the_configured_families() {
         call(&h, "CHECK", "c4", &conf(d.path(), "1.0.0", one())).exit_code,
         0
     );
-    assert_eq!(h.calls(), vec!["check nftables [10.0.0.2/24]"]);
+    assert_eq!(h.calls(), vec!["look c4", "check nftables [10.0.0.2/24]"]);
+    let found = ReferenceRules {
+        flavor: Flavor::Nft,
+        pod_ips: Vec::new(),
+    };
+    let h = Fake {
+        reference: Some(found),
+        ..Fake::default()
+    };
+    let c = conf(d.path(), "1.0.0", one());
+    assert_eq!(call(&h, "CHECK", "c4", &c).exit_code, 0);
+    assert_eq!(
+        h.calls(),
+        vec!["look c4", "check iptables-nft [10.0.0.2/24]"]
+    );
 }
 
 #[test]

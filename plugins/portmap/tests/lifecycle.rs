@@ -40,6 +40,11 @@ fn reference_rules_are_deleted_by_ours() {
     assert_eq!(tcp_get(&n.out, HOST1, 8081).as_deref(), Some("a"));
     assert_eq!(tcp_get(&n.out, HOST2, 8082).as_deref(), Some("b"));
     assert!(n.firewall().contains("refpod-a") && n.firewall().contains("refpod-b"));
+    // CHECK by ours of a pod the reference made (no record of ours).
+    let maps = json!([{"HostPort": 8082, "ContainerPort": 8080, "Protocol": "tcp", "HostIP": ""}]);
+    let conf = n.conf(None, maps, Some(&pods[1]));
+    let out = n.call(&ours(), "CHECK", "refpod-b", &pods[1].path(), &conf);
+    assert!(out.success(), "CHECK of a reference pod: {}", out.stdout);
     // a: cnitool-style DEL without portMappings and without netns.
     let out = n.call(
         &ours(),
