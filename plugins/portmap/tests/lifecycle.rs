@@ -217,12 +217,19 @@ fn dual_stack_rules_follow_each_mappings_family() {
         let mut p = Pod::fake(&format!("dual-{backend}"), "10.88.0.7/24");
         p.prev["ips"] = json!([{"address": "10.88.0.7/24", "interface": 0},
                                {"address": "fd00:88::7/64", "interface": 0}]);
-        let maps = json!([tcp(6000, ""), tcp(6001, "fd00:1::1"), tcp(6002, HOST1)]);
+        let sctp = json!({"hostPort": 6003, "containerPort": 80, "protocol": "SCTP"});
+        let maps = json!([
+            tcp(6000, ""),
+            tcp(6001, "fd00:1::1"),
+            tcp(6002, HOST1),
+            sctp
+        ]);
         let conf = n.conf(Some(backend), maps, Some(&p));
         n.add(&p, &conf);
         let fw = n.firewall();
         assert!(fw.contains("fd00:88::7"), "{backend}: no IPv6 rule:\n{fw}");
         assert!(fw.contains("10.88.0.7"), "{backend}: no IPv4 rule:\n{fw}");
+        assert!(fw.contains("sctp"), "{backend}: no SCTP rule:\n{fw}");
         let v6 = n.node.exec_ok(&["ip6tables-save", "-t", "nat"]);
         if backend == "iptables" {
             assert!(
