@@ -24,6 +24,9 @@ pub enum PortmapError {
     /// The rule backend failed (conflicts, unusable backend, batch errors).
     #[error("{0}")]
     Firewall(#[from] fwkit::Error),
+    /// A host socket is held in the reference iptables layout.
+    #[error("port mapping {mapping} conflicts with container {holder} (reference iptables rules)")]
+    Conflict { mapping: String, holder: String },
     /// A per-attachment record could not be read or written.
     #[error("attachment record {}: {op}: {source}", path.display())]
     Record {
@@ -77,6 +80,7 @@ impl PortmapError {
             | PortmapError::Lock { .. } => code::STORAGE,
             PortmapError::Kernel(_) => code::KERNEL,
             PortmapError::CheckFailed(_) => code::CHECK_FAILED,
+            PortmapError::Conflict { .. } => code::CONFLICT,
             PortmapError::Unavailable(_) => code::NOT_AVAILABLE,
             PortmapError::Many(v) => v.first().map_or(code::INTERNAL, PortmapError::code),
         }

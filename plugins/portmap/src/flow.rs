@@ -34,6 +34,16 @@ pub fn add(host: &dyn Host, req: &Request) -> Result<CniResult, PortmapError> {
     }
     let backend = host.resolve(cfg.backend)?;
     let (net, cid, ifname) = (&cfg.network, &req.env.container_id, &req.env.ifname);
+    // fwkit arbitrates its own layouts; ports DNATed by iptables rules of
+    // the reference layout would be shadowed silently on nftables.
+    if backend == Backend::Nftables
+        && let Some((m, holder)) = host.iptables_holder(&cfg.mappings, cid)
+    {
+        return Err(PortmapError::Conflict {
+            mapping: m.to_string(),
+            holder,
+        });
+    }
     let st = store(&cfg);
     let existed = st.read(net, cid, ifname).ok().flatten().is_some();
     let rec = Record::new(

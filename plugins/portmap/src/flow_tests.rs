@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::config::BackendChoice;
+use crate::mapping::Mapping;
 use crate::refcheck::ReferenceRules;
 
 #[derive(Default)]
@@ -17,6 +18,7 @@ struct Fake {
     log: RefCell<Vec<String>>,
     reference: Option<ReferenceRules>,
     fail_add: bool,
+    held_by_reference: Option<u16>,
 }
 
 impl Fake {
@@ -80,6 +82,13 @@ impl Host for Fake {
     fn reference_chain(&self, _n: &str, cid: &str) -> Option<ReferenceRules> {
         self.push(format!("look {cid}"));
         self.reference.clone()
+    }
+    fn iptables_holder(&self, maps: &[Mapping], cid: &str) -> Option<(Mapping, String)> {
+        self.push(format!("holders {cid}"));
+        let held = self.held_by_reference?;
+        maps.iter()
+            .find(|m| m.host_port == held)
+            .map(|m| (*m, "refpod".to_string()))
     }
     fn route_localnet(&self, ip: Ipv4Addr) -> Result<(), PortmapError> {
         self.push(format!("localnet {ip}"));
@@ -157,9 +166,10 @@ fn add_then_del_without_mappings_uses_the_record() {
     assert_eq!(v["cniVersion"], "0.4.0");
     assert_eq!(v["ips"][0]["version"], "4");
     let calls = h.calls();
-    assert_eq!(calls[0], "localnet 10.0.0.2");
-    assert!(calls[1].starts_with("add c1 nftables"));
-    assert_eq!(calls[2], "ct-udp [5353]");
+    assert_eq!(calls[0], "holders c1");
+    assert_eq!(calls[1], "localnet 10.0.0.2");
+    assert!(calls[2].starts_with("add c1 nftables"));
+    assert_eq!(calls[3], "ct-udp [5353]");
     let mut bare = conf(d.path(), "1.0.0", Value::Null);
     bare.as_object_mut().unwrap().remove("prevResult");
     bare.as_object_mut().unwrap().remove("runtimeConfig");
@@ -223,6 +233,15 @@ fn failed_add_leaves_no_record() {
         "{}",
         out.stdout
     );
+    assert!(!d.path().join("n1").join("c2:eth0").exists());
+    // A port the reference's iptables rules hold: 105 before anything.
+    let h = Fake {
+        held_by_reference: Some(5353),
+        ..Fake::default()
+    };
+    let out = call(&h, "ADD", "c2", &conf(d.path(), "1.0.0", one()));
+    assert!(out.stdout.contains("\"code\":105") && out.stdout.contains("refpod"));
+    assert_eq!(h.calls(), vec!["holders c2"]);
     assert!(!d.path().join("n1").join("c2:eth0").exists());
 }
 

@@ -15,6 +15,7 @@ use crate::error::PortmapError;
 use crate::lock;
 use crate::mapping::{Mapping, Protocol};
 use crate::refcheck::{self, ReferenceRules};
+use crate::refholders;
 
 /// One attachment's rules, as handed to the backend.
 #[derive(Debug, Clone)]
@@ -43,6 +44,9 @@ pub trait Host {
     /// One read-only look for the reference's `CNI-DN-<hash>` chain of
     /// this attachment (IPv4 `nat` table of the system's `iptables`).
     fn reference_chain(&self, network: &str, cid: &str) -> Option<ReferenceRules>;
+    /// The first of `maps` whose host socket another container holds in
+    /// the reference iptables layout: (mapping, holder's container id).
+    fn iptables_holder(&self, maps: &[Mapping], cid: &str) -> Option<(Mapping, String)>;
     /// `route_localnet=1` on the host interface routing to `ip`.
     fn route_localnet(&self, ip: Ipv4Addr) -> Result<(), PortmapError>;
     /// Deletes UDP conntrack entries for these host ports (failures logged).
@@ -144,6 +148,10 @@ impl Host for System {
 
     fn reference_chain(&self, network: &str, cid: &str) -> Option<ReferenceRules> {
         refcheck::look(network, cid)
+    }
+
+    fn iptables_holder(&self, maps: &[Mapping], cid: &str) -> Option<(Mapping, String)> {
+        refholders::find(maps, cid).map(|(m, h)| (m, h.container_id))
     }
 
     fn route_localnet(&self, ip: Ipv4Addr) -> Result<(), PortmapError> {

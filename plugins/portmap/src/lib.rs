@@ -8,7 +8,8 @@
 //! [`host`] (every side effect behind one trait), [`lock`] (iptables
 //! serialisation), [`flow`] (the verbs),
 //! [`conntrack`] (ctnetlink cleanup), [`refcheck`] (the read-only look at
-//! the reference's chains), [`nfsock`] + [`nlattr`] (netfilter netlink),
+//! the reference's chains), [`refholders`] (host ports held in the
+//! reference layout), [`nfsock`] + [`nlattr`] (netfilter netlink),
 //! [`error`] (codes).
 
 pub mod config;
@@ -22,6 +23,7 @@ pub mod nfsock;
 pub mod nlattr;
 pub mod record;
 pub mod refcheck;
+pub mod refholders;
 
 use cni::{CniError, CniResult, Plugin, Request};
 

@@ -68,7 +68,7 @@ pub fn chain_exists(sock: &mut Socket, family: u8, table: &str, chain: &str) -> 
 }
 
 /// True when this netns has a legacy x_tables `nat` table (v4 or v6).
-fn legacy_nat_present() -> bool {
+pub(crate) fn legacy_nat_present() -> bool {
     ["/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"]
         .iter()
         .any(|p| std::fs::read_to_string(p).is_ok_and(|s| s.lines().any(|l| l == "nat")))
@@ -86,26 +86,37 @@ fn save_nat(prog: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The reference's rules for this attachment, if any (see the module doc).
-pub fn look(network: &str, cid: &str) -> Option<ReferenceRules> {
-    let chain = fwkit::portmap_dn_chain(network, cid);
+/// `-save -t nat` outputs of every iptables that may hold `chain`, each
+/// with its program name: nf_tables is asked first (no process when absent).
+pub fn saves_holding(chain: &str) -> Vec<(&'static str, String)> {
     let nft = Socket::open().and_then(|mut s| {
-        let v4 = chain_exists(&mut s, NFPROTO_IPV4, "nat", &chain)?;
-        Ok(v4 || chain_exists(&mut s, NFPROTO_IPV6, "nat", &chain)?)
+        let v4 = chain_exists(&mut s, NFPROTO_IPV4, "nat", chain)?;
+        Ok((v4, chain_exists(&mut s, NFPROTO_IPV6, "nat", chain)?))
     });
-    let mut progs: Vec<&str> = Vec::new();
+    let mut progs: Vec<&'static str> = Vec::new();
     match nft {
-        Ok(true) => progs.extend(["iptables-nft-save", "ip6tables-nft-save"]),
-        Ok(false) => {}
+        Ok((v4, v6)) => {
+            progs.extend(v4.then_some("iptables-nft-save"));
+            progs.extend(v6.then_some("ip6tables-nft-save"));
+        }
         // Cannot ask nf_tables: read what the system's iptables shows.
         Err(_) => progs.push("iptables-save"),
     }
     if legacy_nat_present() {
         progs.extend(["iptables-legacy-save", "ip6tables-legacy-save"]);
     }
+    progs
+        .into_iter()
+        .filter_map(|p| save_nat(p).map(|t| (p, t)))
+        .collect()
+}
+
+/// The reference's rules for this attachment, if any (see the module doc).
+pub fn look(network: &str, cid: &str) -> Option<ReferenceRules> {
+    let chain = fwkit::portmap_dn_chain(network, cid);
     let mut found: Option<ReferenceRules> = None;
-    for prog in progs {
-        let Some(r) = save_nat(prog).and_then(|t| reference_chain_in(&t, network, cid)) else {
+    for (_, text) in saves_holding(&chain) {
+        let Some(r) = reference_chain_in(&text, network, cid) else {
             continue;
         };
         match &mut found {
