@@ -14,12 +14,17 @@ use std::process::{Command, Stdio};
 
 use fwkit::Flavor;
 
-use crate::nfsock::{NLM_F_ACK, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, Socket, errno_of};
+use crate::nfsock::{
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, Socket, errno_of,
+};
 use crate::nlattr;
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_GETCHAIN: u16 = 4;
+const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_GETRULE: u16 = 7;
+const NFTA_RULE_CHAIN: u16 = 2;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
 const NFPROTO_IPV4: u8 = 2;
@@ -33,26 +38,48 @@ pub struct ReferenceRules {
     pub pod_ips: Vec<IpAddr>,
 }
 
-/// The `NFT_MSG_GETCHAIN` request for `table`/`chain` in `family`.
-pub fn getchain_request(family: u8, seq: u32, table: &str, chain: &str) -> Vec<u8> {
-    let mut body = vec![family, 0, 0, 0];
-    let cstr = |s: &str| [s.as_bytes(), &[0]].concat();
-    nlattr::put(&mut body, NFTA_CHAIN_TABLE, &cstr(table));
-    nlattr::put(&mut body, NFTA_CHAIN_NAME, &cstr(chain));
-    let kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
-    nlattr::message(kind, NLM_F_REQUEST | NLM_F_ACK, seq, &body)
+/// What to ask nf_tables about a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Does the chain exist (`NFT_MSG_GETCHAIN`)?
+    Exists,
+    /// Does it hold any rule (`NFT_MSG_GETRULE` dump filtered to it)?
+    HasRules,
 }
 
-/// Whether nf_tables has `chain` in `table` of `family` (missing table: no).
-pub fn chain_exists(sock: &mut Socket, family: u8, table: &str, chain: &str) -> io::Result<bool> {
+/// The request for `ask` about `table`/`chain` in `family`.
+pub fn request(ask: Ask, family: u8, seq: u32, table: &str, chain: &str) -> Vec<u8> {
+    let mut body = vec![family, 0, 0, 0];
+    let cstr = |s: &str| [s.as_bytes(), &[0]].concat();
+    let (msg, name_attr, flags) = match ask {
+        Ask::Exists => (NFT_MSG_GETCHAIN, NFTA_CHAIN_NAME, NLM_F_REQUEST | NLM_F_ACK),
+        Ask::HasRules => (NFT_MSG_GETRULE, NFTA_RULE_CHAIN, NLM_F_REQUEST | NLM_F_DUMP),
+    };
+    nlattr::put(&mut body, NFTA_CHAIN_TABLE, &cstr(table));
+    nlattr::put(&mut body, name_attr, &cstr(chain));
+    nlattr::message((NFNL_SUBSYS_NFTABLES << 8) | msg, flags, seq, &body)
+}
+
+/// Answers `ask` for `chain` in `table` of `family` (missing table: no).
+pub fn query(
+    sock: &mut Socket,
+    ask: Ask,
+    family: u8,
+    table: &str,
+    chain: &str,
+) -> io::Result<bool> {
     let seq = sock.next_seq();
-    sock.send(&getchain_request(family, seq, table, chain))?;
+    sock.send(&request(ask, family, seq, table, chain))?;
+    let hit = match ask {
+        Ask::Exists => (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN,
+        Ask::HasRules => (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE,
+    };
     let mut found = false;
     loop {
         let n = sock.recv()?;
         for m in nlattr::messages(&sock.buf[..n]).filter(|m| m.seq == seq) {
             match m.kind {
-                k if k == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN => found = true,
+                k if k == hit => found = true,
                 NLMSG_DONE => return Ok(found),
                 NLMSG_ERROR => {
                     return match errno_of(m.payload) {
@@ -86,12 +113,13 @@ fn save_nat(prog: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `-save -t nat` outputs of every iptables that may hold `chain`, each
-/// with its program name: nf_tables is asked first (no process when absent).
-pub fn saves_holding(chain: &str) -> Vec<(&'static str, String)> {
+/// `-save -t nat` outputs of every iptables that may hold `chain` (with
+/// rules, for [`Ask::HasRules`]), each with its program name: nf_tables is
+/// asked first (no process when there is nothing).
+pub fn saves_holding(chain: &str, ask: Ask) -> Vec<(&'static str, String)> {
     let nft = Socket::open().and_then(|mut s| {
-        let v4 = chain_exists(&mut s, NFPROTO_IPV4, "nat", chain)?;
-        Ok((v4, chain_exists(&mut s, NFPROTO_IPV6, "nat", chain)?))
+        let v4 = query(&mut s, ask, NFPROTO_IPV4, "nat", chain)?;
+        Ok((v4, query(&mut s, ask, NFPROTO_IPV6, "nat", chain)?))
     });
     let mut progs: Vec<&'static str> = Vec::new();
     match nft {
@@ -115,7 +143,7 @@ pub fn saves_holding(chain: &str) -> Vec<(&'static str, String)> {
 pub fn look(network: &str, cid: &str) -> Option<ReferenceRules> {
     let chain = fwkit::portmap_dn_chain(network, cid);
     let mut found: Option<ReferenceRules> = None;
-    for (_, text) in saves_holding(&chain) {
+    for (_, text) in saves_holding(&chain, Ask::Exists) {
         let Some(r) = reference_chain_in(&text, network, cid) else {
             continue;
         };
@@ -177,7 +205,15 @@ mod tests {
 
     #[test]
     fn getchain_names_table_and_chain() {
-        let m = getchain_request(NFPROTO_IPV6, 9, "nat", "CNI-DN-x");
+        let r = request(Ask::HasRules, NFPROTO_IPV4, 3, "nat", "CNI-HOSTPORT-DNAT");
+        let msg = nlattr::messages(&r).next().unwrap();
+        assert_eq!(
+            (msg.kind, msg.flags),
+            ((10 << 8) | 7, NLM_F_REQUEST | NLM_F_DUMP)
+        );
+        let rule_chain = nlattr::find(&msg.payload[4..], NFTA_RULE_CHAIN);
+        assert_eq!(rule_chain, Some(&b"CNI-HOSTPORT-DNAT\0"[..]));
+        let m = request(Ask::Exists, NFPROTO_IPV6, 9, "nat", "CNI-DN-x");
         let msg = nlattr::messages(&m).next().unwrap();
         assert_eq!(msg.kind, (10 << 8) | 4);
         assert_eq!(msg.payload[0], NFPROTO_IPV6);

@@ -2,14 +2,15 @@
 //! reference made before the binaries were swapped, or by our own iptables
 //! backend on another network. An nftables ADD must not silently shadow
 //! them (both would DNAT the same port), so it checks here first. Cheap
-//! when there is no such layout: one nf_tables netlink query per family
-//! for `CNI-HOSTPORT-DNAT`, no process.
+//! when no such rule exists: one nf_tables netlink query per family for
+//! rules in `CNI-HOSTPORT-DNAT` (the reference leaves the empty chain
+//! behind after its last DEL), no process.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::mapping::Mapping;
-use crate::refcheck::saves_holding;
+use crate::refcheck::{Ask, saves_holding};
 
 /// One DNAT of a `CNI-DN-*` chain and the container owning it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +86,7 @@ pub fn overlaps(h: &Holder, m: &Mapping) -> bool {
 /// The first mapping of `maps` held by another container in the
 /// reference layout, with its holder.
 pub fn find(maps: &[Mapping], cid: &str) -> Option<(Mapping, Holder)> {
-    let saves = saves_holding("CNI-HOSTPORT-DNAT");
+    let saves = saves_holding("CNI-HOSTPORT-DNAT", Ask::HasRules);
     let holders = saves
         .iter()
         .flat_map(|(prog, text)| parse_holders(text, prog.starts_with("ip6")));
