@@ -23,6 +23,7 @@ fn scenario(backend: &str) {
     let m2 = json!([
         {"hostPort": 80, "containerPort": 8080, "protocol": "tcp", "hostIP": HOST2},
         {"hostPort": 80, "containerPort": 8080, "protocol": "udp", "hostIP": HOST2},
+        {"hostPort": 9091, "containerPort": 8080, "protocol": "tcp", "hostIP": "0.0.0.0"},
     ]);
     let c1 = n.conf(Some(backend), m1.clone(), Some(&p1));
     let c2 = n.conf(Some(backend), m2, Some(&p2));
@@ -68,6 +69,8 @@ fn reachable(n: &Node, p1: &Pod, p2: &Pod) {
     assert_eq!(udp_get(&n.out, HOST2, 80), two, "udp {HOST2}:80");
     assert_eq!(tcp_get(&n.out, HOST1, 9090), one, "any-address on {HOST1}");
     assert_eq!(tcp_get(&n.out, HOST2, 9090), one, "any-address on {HOST2}");
+    assert_eq!(tcp_get(&n.out, HOST1, 9091), two, "0.0.0.0 on {HOST1}");
+    assert_eq!(tcp_get(&n.out, HOST2, 9091), two, "0.0.0.0 on {HOST2}");
     assert_eq!(tcp_get(&p1.ns, HOST1, 80), one, "hairpin to itself");
     assert_eq!(tcp_get(&p2.ns, HOST1, 80), one, "hairpin to a neighbour");
     assert_eq!(tcp_get(&n.node, "127.0.0.1", 9090), one, "IPv4 localhost");
@@ -79,6 +82,7 @@ fn gone(n: &Node, pods: &[&Pod]) {
     assert_eq!(tcp_get(&n.out, HOST2, 80), None);
     assert_eq!(udp_get(&n.out, HOST1, 80), None);
     assert_eq!(tcp_get(&n.out, HOST2, 9090), None);
+    assert_eq!(tcp_get(&n.out, HOST1, 9091), None);
     assert_eq!(tcp_get(&n.node, "127.0.0.1", 9090), None);
     let fw = n.firewall();
     for p in pods {
