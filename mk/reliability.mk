@@ -44,8 +44,14 @@ rel-crash-short: rel-build
 rel-crash: rel-build
 	$(REL_ENV) fuzz/target/debug/ferrocni-crash --iterations $(REL_CRASH_SOAK)
 
-test-extra:: rel-fuzz-short rel-tests rel-crash-short
+rel-soak-short: rel-build
+	$(REL_ENV) fuzz/target/debug/ferrocni-soak --seconds $(REL_SOAK_TEST_SECONDS)
+
+rel-soak: rel-build
+	$(REL_ENV) fuzz/target/debug/ferrocni-soak --seconds $(REL_SOAK_SECONDS)
+
+test-extra:: rel-fuzz-short rel-tests rel-crash-short rel-soak-short
 
 fuzz:: rel-fuzz
 
-soak:: rel-crash
+soak:: rel-crash rel-soak

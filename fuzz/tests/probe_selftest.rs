@@ -13,11 +13,19 @@ fn the_probe_sees_a_pod_that_was_never_deleted() {
     let mut pod = Pod::new("probe-pod", "psp", 31900);
     let r = chain::add(&node, &net, &mut pod, None);
     assert!(r.failed.is_none(), "{r:?}");
-    serve_pong(pod.ns.as_ref().unwrap());
-    assert!(probe::pods_work(&node, &[&pod]).is_empty(), "the pod does not work");
+    let _server = serve_pong(pod.ns.as_ref().unwrap());
+    assert!(
+        probe::pods_work(&node, &[&pod]).is_empty(),
+        "the pod does not work"
+    );
     node.ping(pod.ip.as_deref().unwrap());
     let leaks = probe::pod_leftovers(&node, &net, &pod.id, pod.ip.as_deref()).join("\n");
-    for what in ["reservation", "netfilter still names probe-pod", "conntrack", "portmap record"] {
+    for what in [
+        "reservation",
+        "netfilter still names probe-pod",
+        "conntrack",
+        "portmap record",
+    ] {
         assert!(leaks.contains(what), "probe missed the {what}: {leaks}");
     }
     let net_leaks = probe::net_leftovers(&node, &net, &[]).join("\n");
@@ -28,5 +36,8 @@ fn the_probe_sees_a_pod_that_was_never_deleted() {
     let leaks = probe::pod_leftovers(&node, &net, &pod.id, pod.ip.as_deref());
     assert!(leaks.is_empty(), "after DEL: {leaks:?}");
     assert!(probe::net_leftovers(&node, &net, &[]).is_empty());
-    assert!(!probe::pods_work(&node, &[&pod]).is_empty(), "a deleted pod still answers");
+    assert!(
+        !probe::pods_work(&node, &[&pod]).is_empty(),
+        "a deleted pod still answers"
+    );
 }

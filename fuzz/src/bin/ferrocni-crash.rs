@@ -69,7 +69,7 @@ fn setup_survivors(node: &Node, net: &Net) -> Vec<Pod> {
             r.failed.is_none() && p.result.is_some(),
             "survivor ADD failed: {r:?}"
         );
-        serve_pong(p.ns.as_ref().expect("netns"));
+        p.server = Some(serve_pong(p.ns.as_ref().expect("netns")));
         out.push(p);
     }
     let live: Vec<&Pod> = out.iter().collect();

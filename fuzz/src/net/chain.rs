@@ -99,6 +99,8 @@ pub struct Pod {
     pub ip: Option<String>,
     /// The final result of a completed chain ADD (the runtime's cache).
     pub result: Option<Value>,
+    /// The pod's "pong" server, when started.
+    pub server: Option<super::node::Pong>,
 }
 
 impl Pod {
@@ -109,6 +111,7 @@ impl Pod {
             host_port,
             ip: None,
             result: None,
+            server: None,
         }
     }
 
@@ -259,6 +262,7 @@ pub fn gc(node: &Node, net: &Net, valid: &[&Pod]) -> Vec<String> {
         host_port: 0,
         ip: None,
         result: None,
+        server: None,
     };
     let mut errs = Vec::new();
     for plugin in PLUGINS {

@@ -82,22 +82,50 @@ fn talk(addr: SocketAddr) -> bool {
     false
 }
 
-/// Starts a server on `0.0.0.0:POD_PORT` inside `pod` that answers "pong"
-/// to every connection (the thread lives as long as the process).
-pub fn serve_pong(pod: &TestNetns) {
+/// A server on `0.0.0.0:POD_PORT` inside a pod that answers "pong" to
+/// every connection; dropping it stops the thread and closes the socket.
+pub struct Pong {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Pong {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a [`Pong`] server inside `pod`.
+pub fn serve_pong(pod: &TestNetns) -> Pong {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let file = std::fs::File::open(pod.path()).expect("open pod netns");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         // SAFETY: changes only this thread's network namespace.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
         let l = (rc == 0)
             .then(|| TcpListener::bind(("0.0.0.0", POD_PORT)).ok())
             .flatten();
+        let l = l.filter(|l| l.set_nonblocking(true).is_ok());
         let _ = tx.send(l.is_some());
         let Some(l) = l else { return };
-        for mut c in l.incoming().flatten() {
-            let _ = c.write_all(b"pong");
+        while !flag.load(Ordering::Relaxed) {
+            match l.accept() {
+                Ok((mut c, _)) => {
+                    let _ = c.write_all(b"pong");
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
         }
     });
     assert!(rx.recv().unwrap_or(false), "pod server did not start");
+    Pong {
+        stop,
+        thread: Some(thread),
+    }
 }
