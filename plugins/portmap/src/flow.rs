@@ -34,18 +34,9 @@ pub fn add(host: &dyn Host, req: &Request) -> Result<CniResult, PortmapError> {
     }
     let backend = host.resolve(cfg.backend)?;
     let (net, cid, ifname) = (&cfg.network, &req.env.container_id, &req.env.ifname);
-    // fwkit arbitrates its own layouts; ports DNATed by iptables rules of
-    // the reference layout would be shadowed silently on nftables.
-    if backend == Backend::Nftables
-        && let Some((m, holder)) = host.iptables_holder(&cfg.mappings, cid)
-    {
-        return Err(PortmapError::Conflict {
-            mapping: m.to_string(),
-            holder,
-        });
-    }
+    refuse_iptables_holders(host, backend, &cfg, cid)?;
     let st = store(&cfg);
-    let existed = st.read(net, cid, ifname).ok().flatten().is_some();
+    let previous = st.read(net, cid, ifname).ok().flatten();
     let rec = Record::new(
         net,
         cid,
@@ -55,14 +46,8 @@ pub fn add(host: &dyn Host, req: &Request) -> Result<CniResult, PortmapError> {
         &cfg.mappings,
         &cfg.opts,
     );
+    // Record first: a crash after the rules leaves nothing DEL cannot find.
     st.write(&rec)?;
-    if cfg.opts.snat
-        && let Some(IpNet::V4(v4)) = ips.iter().find(|i| i.addr().is_ipv4())
-        && let Err(e) = host.route_localnet(v4.addr())
-    {
-        undo_record(&st, &rec, existed);
-        return Err(e);
-    }
     let args = RuleArgs {
         network: net,
         container_id: cid,
@@ -71,8 +56,11 @@ pub fn add(host: &dyn Host, req: &Request) -> Result<CniResult, PortmapError> {
         opts: &cfg.opts,
         backend,
     };
-    if let Err(e) = host.add_rules(&args) {
-        undo_record(&st, &rec, existed);
+    if let Err(e) = apply(host, &args) {
+        let _ = match &previous {
+            Some(old) => st.write(old),
+            None => st.remove(net, cid, ifname),
+        };
         return Err(e);
     }
     let udp: Vec<u16> = cfg
@@ -87,10 +75,34 @@ pub fn add(host: &dyn Host, req: &Request) -> Result<CniResult, PortmapError> {
     Ok(prev)
 }
 
-fn undo_record(st: &Store, rec: &Record, existed: bool) {
-    if !existed {
-        let _ = st.remove(&rec.network, &rec.container_id, &rec.ifname);
+/// fwkit arbitrates its own layouts; a port DNATed by iptables rules of the
+/// reference layout would be shadowed silently on nftables: refuse it.
+fn refuse_iptables_holders(
+    host: &dyn Host,
+    backend: Backend,
+    cfg: &Config,
+    cid: &str,
+) -> Result<(), PortmapError> {
+    if backend != Backend::Nftables {
+        return Ok(());
     }
+    match host.iptables_holder(&cfg.mappings, cid) {
+        Some((m, holder)) => Err(PortmapError::Conflict {
+            mapping: m.to_string(),
+            holder,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `route_localnet` (IPv4 with `snat`), then the rules.
+fn apply(host: &dyn Host, a: &RuleArgs) -> Result<(), PortmapError> {
+    if a.opts.snat
+        && let Some(IpNet::V4(v4)) = a.ips.iter().find(|i| i.addr().is_ipv4())
+    {
+        host.route_localnet(v4.addr())?;
+    }
+    host.add_rules(a)
 }
 
 /// DEL: by container id. With a record: exactly what it lists (no read of

@@ -246,6 +246,33 @@ fn failed_add_leaves_no_record() {
 }
 
 #[test]
+fn failed_re_add_keeps_the_previous_record() {
+    let d = tempfile::tempdir().unwrap();
+    assert_eq!(
+        call(
+            &Fake::default(),
+            "ADD",
+            "c6",
+            &conf(d.path(), "1.0.0", one())
+        )
+        .exit_code,
+        0
+    );
+    let path = d.path().join("n1").join("c6:eth0");
+    let before = std::fs::read(&path).unwrap();
+    let h = Fake {
+        fail_add: true,
+        ..Fake::default()
+    };
+    let other = json!([{"hostPort": 99, "containerPort": 9}]);
+    assert_eq!(
+        call(&h, "ADD", "c6", &conf(d.path(), "1.0.0", other)).exit_code,
+        1
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
 fn add_without_mappings_or_prev_result() {
     let d = tempfile::tempdir().unwrap();
     let h = Fake::default();

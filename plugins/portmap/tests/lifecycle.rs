@@ -40,12 +40,7 @@ fn reference_rules_are_deleted_by_ours() {
     assert_eq!(tcp_get(&n.out, HOST1, 8081).as_deref(), Some("a"));
     assert_eq!(tcp_get(&n.out, HOST2, 8082).as_deref(), Some("b"));
     assert!(n.firewall().contains("refpod-a") && n.firewall().contains("refpod-b"));
-    // Ours on nftables must not shadow a port the reference's rules hold.
-    let c = Pod::fake("newcomer", "10.88.0.50/24");
-    let conf = n.conf(None, json!([tcp(8081, HOST1)]), Some(&c));
-    let out = n.call(&ours(), "ADD", &c.cid, &c.path(), &conf);
-    assert_eq!(out.error_code(), 105, "{}", out.stdout);
-    assert!(out.stdout.contains("refpod-a"), "{}", out.stdout);
+    newcomer_is_refused(&n, 8081, "refpod-a");
     // CHECK by ours of a pod the reference made (no record of ours).
     let maps = json!([{"HostPort": 8082, "ContainerPort": 8080, "Protocol": "tcp", "HostIP": ""}]);
     let conf = n.conf(None, maps, Some(&pods[1]));
@@ -75,6 +70,15 @@ fn reference_rules_are_deleted_by_ours() {
     for p in &pods {
         assert!(n.conntrack_of(p.ip).is_empty(), "conntrack of {}", p.ip);
     }
+}
+
+/// Ours on nftables must not shadow a port the reference's rules hold.
+fn newcomer_is_refused(n: &Node, port: u16, holder: &str) {
+    let c = Pod::fake("newcomer", "10.88.0.50/24");
+    let conf = n.conf(None, json!([tcp(port, HOST1)]), Some(&c));
+    let out = n.call(&ours(), "ADD", &c.cid, &c.path(), &conf);
+    assert_eq!(out.error_code(), 105, "{}", out.stdout);
+    assert!(out.stdout.contains(holder), "{}", out.stdout);
 }
 
 fn conflicts_and_gc(backend: &str) {
