@@ -34,6 +34,10 @@
 //! - routes ([`Route`]): `add_route`, `append_route` (ECMP), `del_route`,
 //!   `list_routes`.
 //! - waits ([`events`]): `wait_oper_up`, `wait_link` (event-driven, bounded).
+//! - [`conntrack`]: [`Conntrack::open`] / [`Conntrack::open_in`],
+//!   `delete_by_addr` (every entry to or from the addresses, both tuples,
+//!   both families), `delete_udp_dport`, `delete_where`, `list`; dumps are
+//!   filtered in the kernel (`CTA_FILTER`) with a user-space fallback.
 //! - [`sysctl`]: `read/write` here, `read_in/write_in/write_many_in` in a netns.
 //! - [`util`]: [`MacAddr`], [`random_hex`].
 //!
@@ -64,10 +68,13 @@
 
 pub mod addr;
 pub mod bridge;
+pub mod conntrack;
+mod ctmsg;
 pub mod error;
 pub mod events;
 pub mod link;
 pub mod netns;
+mod nfnl;
 pub mod route;
 pub mod socket;
 pub mod sysctl;
@@ -77,6 +84,7 @@ pub mod vlan;
 
 pub use addr::{AddrInfo, AddrOpts, IpFamily, Scope};
 pub use bridge::{BridgePortFlags, BridgeSpec};
+pub use conntrack::Conntrack;
 pub use error::{Error, Result};
 pub use link::{BridgePortInfo, LinkInfo, LinkKind, OperState};
 pub use netns::{NetnsFile, run_in};

@@ -1,0 +1,350 @@
+//! Conntrack cleanup over ctnetlink (`NETLINK_NETFILTER`), no `conntrack`
+//! binary: find entries with a dump (`IPCTNL_MSG_CT_GET` + `NLM_F_DUMP`),
+//! delete each by its original tuple and zone (`IPCTNL_MSG_CT_DELETE`).
+//!
+//! # Cost
+//! - **Empty table: free.** Every lookup first reads the netns' entry count
+//!   (`IPCTNL_MSG_CT_GET_STATS`, a counter, no walk) and stops at 0.
+//! - **Every dump walks every bucket** of the global hash table
+//!   (`nf_conntrack_buckets`, 262144 on the dev VM: ~4 ms), filtered or not;
+//!   the kernel skips other namespaces' entries while walking.
+//! - A `CTA_FILTER` dump (Linux ≥ 5.8) compares one tuple field in the
+//!   kernel, so unrelated entries are never copied out, but a union ("any
+//!   of the four address fields") needs one walk per (address, field).
+//!   [`DumpFilter::Auto`] uses it only when the entries it saves copying
+//!   (~0.75 µs each) outweigh the extra walks; else one unfiltered dump per
+//!   family, matched here. Measured at 10,000 entries (release, v4 + v6
+//!   address): both ways ~15–30 ms on the loaded 2-core VM, so `Auto`
+//!   stays unfiltered below ~16k entries at 262144 buckets.
+//! - IPv6 address fields are always matched here: the kernel's IPv6
+//!   address comparison in `ctnetlink_filter_match_tuple` is inverted
+//!   (`!ipv6_addr_cmp`, still in 6.18: the dump returns every entry *but*
+//!   the matches).
+//! - A kernel that rejects `CTA_FILTER` (`EINVAL`/`EOPNOTSUPP`) or ignores
+//!   it (seen as a dumped entry that does not match) switches the handle
+//!   to unfiltered dumps. Every entry is re-checked here either way, and
+//!   deletes are de-duplicated. Zone / mark filters do not help: a pod's
+//!   entries are in the default zone, unmarked, like everything else.
+//!
+//! # Missing conntrack
+//! A kernel without nfnetlink or ctnetlink, or a netns where conntrack
+//! never ran, has nothing to delete: the calls return `Ok(0)`.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::IpAddr;
+
+use crate::ctmsg::{
+    AF_INET, AF_INET6, IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_NEW, Selector, ctnl, delete_request,
+    dump_request, parse_stats_entries, stats_request,
+};
+pub use crate::ctmsg::{Entry, TCP, Tuple, UDP, parse_entry};
+use crate::error::{Error, Result};
+use crate::netns::{NetnsFile, with_thread_in};
+use crate::nfnl::{self, NLMSG_DONE, NLMSG_ERROR, Socket, errno_of};
+
+fn kernel_err(op: &str, errno: i32) -> Error {
+    Error::Netlink {
+        op: op.into(),
+        errno,
+        ext_ack: None,
+    }
+}
+
+/// "This kernel cannot do that": no ctnetlink, or no `CTA_FILTER`.
+fn unsupported(e: &Error) -> bool {
+    matches!(
+        e.errno(),
+        Some(libc::EINVAL | libc::EOPNOTSUPP | libc::ENOENT | libc::EPROTONOSUPPORT)
+    )
+}
+
+/// A ctnetlink handle on one netns' conntrack table.
+#[derive(Debug)]
+pub struct Conntrack {
+    /// `None`: the kernel has no `NETLINK_NETFILTER` at all.
+    sock: Option<Socket>,
+    mode: DumpFilter,
+    /// False once the kernel rejected or ignored `CTA_FILTER`.
+    kernel_filter_ok: bool,
+}
+
+/// Where dumped entries are matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DumpFilter {
+    /// Kernel filters when the table is big enough to pay for the extra
+    /// walks (see the module docs), else one dump per family.
+    #[default]
+    Auto,
+    /// Always `CTA_FILTER` (where the kernel gets it right).
+    Kernel,
+    /// Always one unfiltered dump per family, matched here.
+    User,
+}
+
+/// The cost of dumping (creating, copying and parsing) one entry, in
+/// units of the kernel's walk over one empty hash bucket: measured ~50
+/// (0.75 µs vs 15 ns) on Linux 6.18. A dump walks every bucket of the
+/// global table (`nf_conntrack_buckets`, 262144 here), filtered or not.
+const ENTRY_COST_IN_BUCKETS: usize = 50;
+
+/// True when `walks` extra filtered dumps cost less than copying `count`
+/// entries out of the kernel.
+fn worth_filtering(walks: usize, count: usize, buckets: usize) -> bool {
+    count.saturating_mul(ENTRY_COST_IN_BUCKETS) > walks.saturating_mul(buckets)
+}
+
+/// `nf_conntrack_buckets` (global); 65536 when it cannot be read.
+fn buckets() -> usize {
+    std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_buckets")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65536)
+}
+
+impl Conntrack {
+    /// A handle on the calling thread's netns.
+    pub fn open() -> Result<Conntrack> {
+        Self::from_socket(Socket::open(), "open ctnetlink socket")
+    }
+
+    /// A handle on `ns` (the socket is created there; no thread stays in it).
+    pub fn open_in(ns: &NetnsFile) -> Result<Conntrack> {
+        let op = format!("open ctnetlink socket in {}", ns.path().display());
+        Self::from_socket(with_thread_in(ns, Socket::open)?, &op)
+    }
+
+    fn from_socket(sock: io::Result<Socket>, op: &str) -> Result<Conntrack> {
+        let sock = match sock {
+            Ok(s) => Some(s),
+            Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => None,
+            Err(e) => return Err(Error::io(op, e)),
+        };
+        Ok(Conntrack {
+            sock,
+            mode: DumpFilter::Auto,
+            kernel_filter_ok: true,
+        })
+    }
+
+    /// False once the kernel rejected or ignored a `CTA_FILTER` dump (the
+    /// handle then filters in user space).
+    pub fn kernel_filter_ok(&self) -> bool {
+        self.kernel_filter_ok
+    }
+
+    /// Chooses where entries are matched (default [`DumpFilter::Auto`]).
+    pub fn set_dump_filter(&mut self, mode: DumpFilter) {
+        self.mode = mode;
+    }
+
+    /// Entries in the table (`IPCTNL_MSG_CT_GET_STATS`, no walk); 0 without
+    /// ctnetlink.
+    pub fn count(&mut self) -> Result<usize> {
+        let Some(sock) = self.sock.as_mut() else {
+            return Ok(0);
+        };
+        let op = "read conntrack table size";
+        let seq = sock.next_seq();
+        sock.send(&stats_request(seq))
+            .map_err(|e| Error::io(op, e))?;
+        loop {
+            let n = sock.recv().map_err(|e| Error::io(op, e))?;
+            for m in nfnl::messages(&sock.buf[..n]).filter(|m| m.seq == seq) {
+                match m.kind {
+                    NLMSG_ERROR => match errno_of(m.payload) {
+                        0 => {}
+                        e if unsupported(&kernel_err(op, e)) => return Ok(0),
+                        e => return Err(kernel_err(op, e)),
+                    },
+                    k if k == ctnl(IPCTNL_MSG_CT_GET_STATS) => {
+                        return Ok(parse_stats_entries(m.payload).unwrap_or(0) as usize);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Every entry of both families.
+    pub fn list(&mut self) -> Result<Vec<Entry>> {
+        if self.count()? == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out = self.dump_or_empty(AF_INET)?;
+        out.extend(self.dump_or_empty(AF_INET6)?);
+        Ok(out)
+    }
+
+    /// Deletes every entry whose original or reply source or destination
+    /// is one of `ips` (both families); returns how many were deleted.
+    pub fn delete_by_addr(&mut self, ips: &[IpAddr]) -> Result<usize> {
+        let sels: Vec<Selector> = ips.iter().flat_map(|ip| Selector::touching(*ip)).collect();
+        self.delete_selected(&sels)
+    }
+
+    /// Deletes UDP entries whose original destination port is in `ports`
+    /// (both families): a UDP flow keeps a stale NAT binding otherwise.
+    pub fn delete_udp_dport(&mut self, ports: &[u16]) -> Result<usize> {
+        let sels: Vec<Selector> = [AF_INET, AF_INET6]
+            .into_iter()
+            .flat_map(|f| ports.iter().map(move |p| Selector::dport(f, UDP, *p)))
+            .collect();
+        self.delete_selected(&sels)
+    }
+
+    /// Deletes every entry (both families, unfiltered dump) for which
+    /// `pick` is true.
+    pub fn delete_where(&mut self, pick: impl Fn(&Entry) -> bool) -> Result<usize> {
+        let found: Vec<Entry> = self.list()?.into_iter().filter(|e| pick(e)).collect();
+        self.delete_all(&found)
+    }
+
+    /// Deletes one entry: `Ok(false)` when it is already gone.
+    pub fn delete(&mut self, e: &Entry) -> Result<bool> {
+        let Some(sock) = self.sock.as_mut() else {
+            return Ok(false);
+        };
+        let seq = sock.next_seq();
+        let op = "delete conntrack entry";
+        sock.send(&delete_request(seq, e))
+            .map_err(|err| Error::io(op, err))?;
+        loop {
+            let n = sock.recv().map_err(|err| Error::io(op, err))?;
+            for m in nfnl::messages(&sock.buf[..n]).filter(|m| m.seq == seq) {
+                if m.kind == NLMSG_ERROR {
+                    return match errno_of(m.payload) {
+                        0 => Ok(true),
+                        libc::ENOENT => Ok(false),
+                        errno => Err(kernel_err(op, errno)),
+                    };
+                }
+            }
+        }
+    }
+
+    fn delete_all(&mut self, found: &[Entry]) -> Result<usize> {
+        let mut n = 0;
+        for e in found {
+            n += usize::from(self.delete(e)?);
+        }
+        Ok(n)
+    }
+
+    fn delete_selected(&mut self, sels: &[Selector]) -> Result<usize> {
+        let found = self.select(sels)?;
+        self.delete_all(&found)
+    }
+
+    /// Whether to send `kernel` (filterable selectors) as filtered dumps.
+    fn use_kernel(&mut self, kernel: &[Selector], user: &[Selector], count: usize) -> bool {
+        if kernel.is_empty() || !self.kernel_filter_ok {
+            return false;
+        }
+        match self.mode {
+            DumpFilter::Kernel => true,
+            DumpFilter::User => false,
+            DumpFilter::Auto => {
+                // Families the unfiltered path would dump anyway cost nothing extra.
+                let saved = [AF_INET, AF_INET6]
+                    .into_iter()
+                    .filter(|f| kernel.iter().any(|s| s.family == *f))
+                    .filter(|f| !user.iter().any(|s| s.family == *f))
+                    .count();
+                worth_filtering(kernel.len() - saved, count, buckets())
+            }
+        }
+    }
+
+    /// The union of the entries matching any of `sels`, without duplicates.
+    pub(crate) fn select(&mut self, sels: &[Selector]) -> Result<Vec<Entry>> {
+        let count = if sels.is_empty() { 0 } else { self.count()? };
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let (mut kernel, mut user): (Vec<Selector>, Vec<Selector>) =
+            sels.iter().partition(|s| s.kernel_can_filter());
+        let mut found = Vec::new();
+        if self.use_kernel(&kernel, &user, count) {
+            match self.select_in_kernel(&kernel) {
+                Ok(Some(v)) => (found, kernel) = (v, Vec::new()),
+                Err(e) if !unsupported(&e) => return Err(e),
+                Ok(None) | Err(_) => self.kernel_filter_ok = false,
+            }
+        }
+        user.append(&mut kernel);
+        for family in [AF_INET, AF_INET6] {
+            if user.iter().any(|s| s.family == family) {
+                let all = self.dump_or_empty(family)?;
+                found.extend(
+                    all.into_iter()
+                        .filter(|e| user.iter().any(|s| s.matches(e))),
+                );
+            }
+        }
+        let mut seen = HashSet::new();
+        found.retain(|e| seen.insert(e.key()));
+        Ok(found)
+    }
+
+    /// `Ok(None)`: the kernel ignored a filter (dumped unrelated entries).
+    fn select_in_kernel(&mut self, sels: &[Selector]) -> Result<Option<Vec<Entry>>> {
+        let mut found = Vec::new();
+        for s in sels {
+            for e in self.dump(s.family, Some(s))? {
+                if !s.matches(&e) {
+                    return Ok(None);
+                }
+                found.push(e);
+            }
+        }
+        Ok(Some(found))
+    }
+
+    fn dump_or_empty(&mut self, family: u8) -> Result<Vec<Entry>> {
+        match self.dump(family, None) {
+            Err(e) if unsupported(&e) => Ok(Vec::new()),
+            r => r,
+        }
+    }
+
+    fn dump(&mut self, family: u8, sel: Option<&Selector>) -> Result<Vec<Entry>> {
+        let Some(sock) = self.sock.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let op = "dump conntrack table";
+        let seq = sock.next_seq();
+        sock.send(&dump_request(family, seq, sel))
+            .map_err(|e| Error::io(op, e))?;
+        let mut out = Vec::new();
+        loop {
+            let n = sock.recv().map_err(|e| Error::io(op, e))?;
+            for m in nfnl::messages(&sock.buf[..n]).filter(|m| m.seq == seq) {
+                match m.kind {
+                    NLMSG_DONE | NLMSG_ERROR => match errno_of(m.payload) {
+                        0 => return Ok(out),
+                        libc::EPROTO if m.kind == NLMSG_DONE => return Ok(out),
+                        errno => return Err(kernel_err(op, errno)),
+                    },
+                    k if k == ctnl(IPCTNL_MSG_CT_NEW) => out.extend(parse_entry(m.payload)),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_filters_pay_off_only_on_big_tables() {
+        // 3 extra walks of 262144 buckets vs copying the entries out.
+        assert!(!worth_filtering(3, 10_000, 262_144));
+        assert!(worth_filtering(3, 20_000, 262_144));
+        assert!(worth_filtering(3, 5_000, 65_536));
+        assert!(worth_filtering(0, 1, 262_144));
+        assert!(!worth_filtering(1, 0, 1));
+    }
+}
