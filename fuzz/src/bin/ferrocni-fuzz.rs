@@ -100,6 +100,16 @@ fn worker(argv: &[String]) -> i32 {
     // SAFETY: unshare affects only this (still single-threaded) process; any
     // kernel side effect of a target then lands in a throwaway namespace.
     unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    // What a delegated IPAM plugin (a real exec) inherits from the runtime.
+    for (k, v) in [
+        ("CNI_CONTAINERID", "fz"),
+        ("CNI_IFNAME", "eth0"),
+        ("CNI_NETNS", "/proc/self/ns/net"),
+        ("CNI_NETNS_OVERRIDE", "1"),
+    ] {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var(k, v) };
+    }
     let t = targets::by_name(name).expect("known target");
     let out = PathBuf::from(out);
     guard::map_mirror(&out.join(format!("{name}.current"))).expect("mirror file");

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod hostlocal;
 pub mod plugins;
 pub mod protocol;
+pub mod verbs;
 
 use crate::check::Verdict;
 
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Target> {
     v.extend(hostlocal::targets());
     v.extend(cgroup::targets());
     v.extend(cli::targets());
+    v.extend(verbs::targets());
     v
 }
 
