@@ -7,10 +7,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use fwkit::{Backend, Flavor};
 use ipnet::IpNet;
-use netkit::{IpFamily, Netlink, sysctl};
+use netkit::{Conntrack, IpFamily, Netlink, sysctl};
 
 use crate::config::{BackendChoice, Opts};
-use crate::conntrack;
 use crate::error::PortmapError;
 use crate::lock;
 use crate::mapping::{Mapping, Protocol};
@@ -174,13 +173,18 @@ impl Host for System {
     }
 
     fn flush_udp_ports(&self, ports: &[u16]) {
-        if let Err(e) = conntrack::flush_udp_ports(ports) {
+        let res = Conntrack::open().and_then(|mut ct| ct.delete_udp_dport(ports));
+        if let Err(e) = res {
             cni::skel::log(&format!("deleting stale UDP conntrack entries: {e}"));
         }
     }
 
     fn flush_addresses(&self, ips: &[IpAddr]) {
-        if let Err(e) = conntrack::flush_addresses(ips) {
+        if ips.is_empty() {
+            return;
+        }
+        let res = Conntrack::open().and_then(|mut ct| ct.delete_by_addr(ips));
+        if let Err(e) = res {
             cni::skel::log(&format!("deleting conntrack entries of {ips:?}: {e}"));
         }
     }

@@ -6,14 +6,12 @@
 //! Modules: [`config`] (keys, capability, backend selection), [`mapping`],
 //! [`record`] (per-attachment records so DEL works without `portMappings`),
 //! [`host`] (every side effect behind one trait), [`lock`] (iptables
-//! serialisation), [`flow`] (the verbs),
-//! [`conntrack`] (ctnetlink cleanup), [`refcheck`] (the read-only look at
-//! the reference's chains), [`refholders`] (host ports held in the
+//! serialisation), [`flow`] (the verbs), [`refcheck`] (the read-only look
+//! at the reference's chains), [`refholders`] (host ports held in the
 //! reference layout), [`nfsock`] + [`nlattr`] (netfilter netlink),
-//! [`error`] (codes).
+//! [`error`] (codes). Conntrack cleanup is netkit's [`netkit::Conntrack`].
 
 pub mod config;
-pub mod conntrack;
 pub mod error;
 pub mod flow;
 pub mod host;

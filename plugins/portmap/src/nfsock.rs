@@ -1,5 +1,5 @@
-//! A blocking `NETLINK_NETFILTER` socket in the caller's netns, shared by
-//! [`crate::conntrack`] (ctnetlink) and [`crate::refcheck`] (nf_tables).
+//! A blocking `NETLINK_NETFILTER` socket in the caller's netns, used by
+//! [`crate::refcheck`] (nf_tables queries).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
