@@ -3,8 +3,10 @@
 //! namespace and SIGKILLs one exec (or its process group) at a random
 //! moment, then does what a runtime does next: DEL of the whole chain in
 //! reverse (sometimes after the netns is gone, sometimes twice), then GC
-//! with the surviving attachments. After every iteration the node must hold
-//! no state of the pod and the two surviving pods must still work.
+//! with the surviving attachments. A third of the iterations go through the
+//! `ferrocni` CLI instead (killed with or without the plugin it runs), so
+//! the result cache is covered too. After every iteration the node must
+//! hold no state of the pod and the two surviving pods must still work.
 //!
 //! ```text
 //! ferrocni-crash [--iterations N] [--seed S]
@@ -14,6 +16,7 @@
 use std::time::{Duration, Instant};
 
 use ferrocni_fuzz::net::chain::{self, Net, PLUGINS, Pod};
+use ferrocni_fuzz::net::cli;
 use ferrocni_fuzz::net::exec::Kill;
 use ferrocni_fuzz::net::node::{Node, serve_pong};
 use ferrocni_fuzz::net::probe;
@@ -32,6 +35,8 @@ struct Counts {
     survivor_failures: u64,
     del_after_netns_gone: u64,
     double_del: u64,
+    via_cli: u64,
+    cli_kills_landed: u64,
 }
 
 fn flag(name: &str) -> Option<u64> {
@@ -98,7 +103,6 @@ fn typical_ms(node: &Node, net: &Net) -> [u128; 3] {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn iteration(
     i: u64,
     rng: &mut Rng,
@@ -110,6 +114,36 @@ fn iteration(
 ) {
     c.iterations += 1;
     let mut pod = Pod::new(&format!("crash-{i:06}"), "cp", 32000 + (i % 2000) as u16);
+    let via_cli = rng.one_in(3);
+    if via_cli {
+        cli_add(i, rng, node, net, &mut pod, typical, c);
+    } else {
+        direct_add(i, rng, node, net, &mut pod, typical, c);
+    }
+    runtime_cleanup(rng, node, net, &mut pod, via_cli, c);
+    let survivors: Vec<&Pod> = live.iter().collect();
+    let gc_errs = if via_cli {
+        cli::gc(node, net, &survivors).err().into_iter().collect()
+    } else {
+        chain::gc(node, net, &survivors)
+    };
+    for e in gc_errs {
+        c.gc_errors += 1;
+        println!("iteration {i}: {e}");
+    }
+    verify(i, node, net, &pod, &survivors, c);
+}
+
+/// The chain by direct execs, one of them killed (or none, 1 in 4).
+fn direct_add(
+    i: u64,
+    rng: &mut Rng,
+    node: &Node,
+    net: &Net,
+    pod: &mut Pod,
+    typical: &[u128; 3],
+    c: &mut Counts,
+) {
     let victim = rng.below(4);
     let kill = (victim < 3).then(|| {
         c.kills_sent[victim] += 1;
@@ -122,7 +156,7 @@ fn iteration(
             },
         )
     });
-    let added = chain::add(node, net, &mut pod, kill);
+    let added = chain::add(node, net, pod, kill);
     if let Some(k) = added.killed {
         c.kills_landed[k] += 1;
     } else if let Some((plugin, out)) = &added.failed {
@@ -130,15 +164,44 @@ fn iteration(
         println!("iteration {i}: {plugin} ADD failed: {out}");
     } else {
         c.completed_adds += 1;
-        traffic(node, &pod);
+        traffic(node, pod);
     }
-    runtime_cleanup(rng, node, net, &mut pod, c);
-    let survivors: Vec<&Pod> = live.iter().collect();
-    for e in chain::gc(node, net, &survivors) {
-        c.gc_errors += 1;
-        println!("iteration {i}: {e}");
+}
+
+/// The chain through `ferrocni add`, the CLI (and the plugin it runs, half
+/// the time) killed at a random moment of the whole ADD.
+fn cli_add(
+    i: u64,
+    rng: &mut Rng,
+    node: &Node,
+    net: &Net,
+    pod: &mut Pod,
+    typical: &[u128; 3],
+    c: &mut Counts,
+) {
+    c.via_cli += 1;
+    let after = chain::kill_delay(rng, 2 * typical.iter().sum::<u128>() + 10);
+    let out = cli::add(
+        node,
+        net,
+        pod,
+        Some(Kill {
+            after,
+            group: rng.one_in(2),
+        }),
+    );
+    if out.killed {
+        c.cli_kills_landed += 1;
+    } else if !out.ok() {
+        c.add_errors += 1;
+        println!(
+            "iteration {i}: ferrocni add failed: {} {}",
+            out.stdout, out.stderr
+        );
+    } else {
+        c.completed_adds += 1;
+        traffic(node, pod);
     }
-    verify(i, node, net, &pod, &survivors, c);
 }
 
 /// Some traffic so the pod has conntrack entries that DEL must flush.
@@ -155,19 +218,33 @@ fn traffic(node: &Node, pod: &Pod) {
 }
 
 /// DEL as a runtime would: sometimes after the netns is gone, sometimes twice.
-fn runtime_cleanup(rng: &mut Rng, node: &Node, net: &Net, pod: &mut Pod, c: &mut Counts) {
+fn runtime_cleanup(
+    rng: &mut Rng,
+    node: &Node,
+    net: &Net,
+    pod: &mut Pod,
+    via_cli: bool,
+    c: &mut Counts,
+) {
+    let del = |pod: &Pod| -> Vec<String> {
+        if via_cli {
+            cli::del(node, net, pod).err().into_iter().collect()
+        } else {
+            chain::del(node, net, pod)
+        }
+    };
     let mode = rng.below(4);
     if mode == 0 {
         pod.ns.take();
         c.del_after_netns_gone += 1;
     }
-    let mut errs = chain::del(node, net, pod);
+    let mut errs = del(pod);
     if mode == 1 || mode == 2 {
         if mode == 2 {
             pod.ns.take();
         }
         c.double_del += 1;
-        errs.extend(chain::del(node, net, pod));
+        errs.extend(del(pod));
     }
     pod.ns.take();
     for e in errs {
@@ -179,6 +256,10 @@ fn runtime_cleanup(rng: &mut Rng, node: &Node, net: &Net, pod: &mut Pod, c: &mut
 fn verify(i: u64, node: &Node, net: &Net, pod: &Pod, live: &[&Pod], c: &mut Counts) {
     let mut leaks = probe::pod_leftovers(node, net, &pod.id, pod.ip.as_deref());
     leaks.extend(probe::net_leftovers(node, net, live));
+    let entry = cli::cache_entry(net, pod);
+    if entry.exists() {
+        leaks.push(format!("CLI cache entry {} left", entry.display()));
+    }
     if !leaks.is_empty() {
         c.leaks += leaks.len() as u64;
         println!("iteration {i} ({}): LEAK\n  {}", pod.id, leaks.join("\n  "));
@@ -200,6 +281,10 @@ fn report(c: &Counts, took: Duration) {
             c.kills_sent[k], c.kills_landed[k]
         );
     }
+    println!(
+        "  through ferrocni CLI  {} (killed mid-ADD {})",
+        c.via_cli, c.cli_kills_landed
+    );
     println!("  chain ADDs completed  {}", c.completed_adds);
     println!("  DEL after netns gone  {}", c.del_after_netns_gone);
     println!("  double DELs           {}", c.double_del);

@@ -63,6 +63,22 @@ impl Net {
         }
     }
 
+    /// The configuration list the `ferrocni` CLI reads (portMappings then
+    /// come from `CAP_ARGS` through the declared capability).
+    pub fn conflist(&self) -> Value {
+        let plugins: Vec<Value> = PLUGINS
+            .iter()
+            .map(|p| {
+                let mut c = self.plugin_conf(p, 0);
+                if let Some(o) = c.as_object_mut() {
+                    o.remove("runtimeConfig");
+                }
+                c
+            })
+            .collect();
+        json!({"cniVersion": VERSION, "name": self.name, "plugins": plugins})
+    }
+
     /// The request of `plugin` (name, version, prevResult / GC list added).
     pub fn conf(
         &self,

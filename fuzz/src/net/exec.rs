@@ -45,9 +45,22 @@ pub fn run(
     node: &Path,
     kill: Option<Kill>,
 ) -> Outcome {
+    run_args(plugin, &[], env, stdin, node, kill)
+}
+
+/// [`run`] with command-line arguments.
+pub fn run_args(
+    plugin: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    stdin: &[u8],
+    node: &Path,
+    kill: Option<Kill>,
+) -> Outcome {
     let ns = std::fs::File::open(node).expect("open node netns");
     let mut cmd = Command::new(plugin);
-    cmd.env_clear()
+    cmd.args(args)
+        .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())

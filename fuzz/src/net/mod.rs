@@ -5,6 +5,7 @@
 //! Every plugin call runs inside a namespace created here.
 
 pub mod chain;
+pub mod cli;
 pub mod exec;
 pub mod node;
 pub mod probe;
