@@ -19,6 +19,10 @@ const CG: &str = "cg/kubepods/pod1/ctr";
 
 /// Runs the hook on the tree at `root`; (exit code, stderr+stdout).
 fn hook(root: &Path, annotations: serde_json::Value) -> (i32, String) {
+    hook_with(root, annotations, &[])
+}
+
+fn hook_with(root: &Path, annotations: serde_json::Value, extra: &[&str]) -> (i32, String) {
     let state = json!({"ociVersion": "1.0.2", "id": "abc", "status": "creating",
         "pid": 4242, "bundle": "", "annotations": annotations});
     let bin = integration::bin_dir().join("cgroup-hook");
@@ -176,4 +180,27 @@ fn a_knob_outside_the_policy_allowlist_is_refused() {
         "64"
     );
     untouched(&v);
+}
+
+/// Annotation values reach the hook's messages (container name, keys): a
+/// newline in them must not forge lines on stderr or in the log file.
+#[test]
+#[ignore = "BUG cgroup-hook: in warn mode (and -v info lines) a container name with a newline (io.kubernetes.cri.container-name) forges extra lines on stderr and in --log; the reject path flattens it, Reporter::emit does not; un-ignore when fixed"]
+fn annotation_text_cannot_forge_log_lines() {
+    let (s, _) = tree("cgn");
+    fs::write(
+        s.path().join("policy.json"),
+        r#"{"mode":"enforce","on_error":"warn"}"#,
+    )
+    .unwrap();
+    let ann = json!({"io.kubernetes.cri.container-name": "web\nFORGED: all good",
+        "memory.max.ferrocni.dev": "bogus", "pids.max.ferrocni.dev": "100"});
+    let (_, out) = hook_with(s.path(), ann, &["-v", "--log", "hook.log"]);
+    let log = fs::read_to_string(s.path().join("hook.log")).unwrap_or_default();
+    for l in out.lines().chain(log.lines()) {
+        assert!(
+            l.starts_with("cgroup-hook:"),
+            "forged line {l:?} in:\n{out}\n{log}"
+        );
+    }
 }
