@@ -37,6 +37,7 @@ fn hook_with(root: &Path, annotations: serde_json::Value, extra: &[&str]) -> (i3
             "--policy",
             "policy.json",
         ])
+        .args(extra)
         .current_dir(root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
