@@ -7,6 +7,11 @@
 //! The three parts are independent, so they run concurrently: the kernel
 //! spends tens of milliseconds unregistering a veth, during which the IPAM
 //! and firewall processes finish.
+//!
+//! Once the veth is gone, a fourth thread deletes every conntrack entry to
+//! or from the pod's addresses in the node netns ([`conntrack`]), so a
+//! stale flow cannot misdirect traffic when IPAM hands the address to the
+//! next pod. Best effort: a failure is logged, never fails DEL.
 
 use cni::{CniError, Command, Request};
 use ipnet::IpNet;
@@ -14,7 +19,7 @@ use netkit::{LinkKind, Netlink, NetnsFile};
 
 use crate::config::{self, BridgeConf};
 use crate::error::{BridgeError, Result};
-use crate::{masq, spoofchk};
+use crate::{conntrack, masq, spoofchk};
 
 /// The pod's end of the attachment, found before anything is removed.
 struct PodEnd {
@@ -150,8 +155,12 @@ pub fn del(req: &Request) -> std::result::Result<(), CniError> {
         };
         let known = known_ips(req).or_else(|| end.as_ref().map(|e| e.addrs.clone()));
         let known = known.filter(|k| !k.is_empty());
+        let pod_ips = conntrack::pod_ips(known.as_deref());
         let fw = s.spawn(move || firewall(cfg, req, known.as_deref()));
         let link = found.and_then(|()| delete_link(req, cfg, end));
+        // After the veth is gone (no new entries from the pod), in parallel
+        // with the IPAM and firewall work; joined when the scope ends.
+        s.spawn(move || conntrack::flush(&pod_ips));
         (link, ipam.join(), fw.join())
     });
     let mut errors: Vec<CniError> = Vec::new();

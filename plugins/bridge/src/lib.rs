@@ -5,13 +5,15 @@
 //!
 //! Modules: [`config`] (keys, validation), [`add`], [`del`], [`check`],
 //! [`status`], [`gc`] (the verbs), [`host`] / [`container`] / [`gateway`]
-//! (the kernel work of ADD), [`masq`] and [`spoofchk`] (netfilter),
+//! (the kernel work of ADD), [`masq`] and [`spoofchk`] (netfilter), [`conntrack`]
+//! (DEL's flush of the pod's conntrack entries),
 //! [`nfnl`] (nf_tables netlink fast path and probes), [`result`] (the result and the decisions taken from IPAM), [`undo`]
 //! (rollback of a failed ADD), [`error`] (codes, in one place).
 
 pub mod add;
 pub mod check;
 pub mod config;
+pub mod conntrack;
 pub mod container;
 pub mod del;
 pub mod error;
