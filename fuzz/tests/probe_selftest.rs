@@ -1,16 +1,24 @@
 //! The leak probe used by crash injection and the soak must see leaks: a
 //! pod whose DEL never ran shows up in every category it checks, and the
-//! same pod after DEL shows up in none.
+//! same pod after DEL shows up in none — on both rule layouts.
 
 use ferrocni_fuzz::net::chain::{self, Net, Pod};
 use ferrocni_fuzz::net::node::{Node, serve_pong};
 use ferrocni_fuzz::net::probe;
 
 #[test]
-fn the_probe_sees_a_pod_that_was_never_deleted() {
-    let node = Node::new("ps");
-    let net = Net::new("probenet", 11);
-    let mut pod = Pod::new("probe-pod", "psp", 31900);
+fn the_probe_sees_a_pod_that_was_never_deleted_nftables() {
+    selftest("ps", Net::new("probenet", 11));
+}
+
+#[test]
+fn the_probe_sees_a_pod_that_was_never_deleted_iptables() {
+    selftest("pi", Net::new("probeipt", 12).iptables());
+}
+
+fn selftest(tag: &str, net: Net) {
+    let node = Node::new(tag);
+    let mut pod = Pod::new("probe-pod", &format!("{tag}p"), 31900);
     let r = chain::add(&node, &net, &mut pod, None);
     assert!(r.failed.is_none(), "{r:?}");
     let _server = serve_pong(pod.ns.as_ref().unwrap());

@@ -9,8 +9,10 @@
 //! hold no state of the pod and the two surviving pods must still work.
 //!
 //! ```text
-//! ferrocni-crash [--iterations N] [--seed S]
+//! ferrocni-crash [--iterations N] [--nodes K] [--seed S]
 //! ```
+//! The iterations are shared by K nodes run in parallel (default 2): even
+//! nodes use the nftables backends, odd ones the reference iptables layout.
 //! Exit status 1 when any leak, DEL failure or broken survivor was seen.
 
 use std::time::{Duration, Instant};
@@ -48,21 +50,71 @@ fn flag(name: &str) -> Option<u64> {
 
 fn main() {
     let iterations = flag("--iterations").unwrap_or(200);
+    let nodes = flag("--nodes").unwrap_or(2).max(1);
     let seed = flag("--seed").unwrap_or_else(|| std::process::id().into());
-    let mut rng = Rng::new(seed);
-    let node = Node::new("cr");
-    let net = Net::new("crashnet", 1);
-    let survivors = setup_survivors(&node, &net);
-    let typical = typical_ms(&node, &net);
-    println!("crash injection: {iterations} iterations, seed {seed}, typical ADD ms {typical:?}");
+    println!("crash injection: {iterations} iterations on {nodes} node(s), seed {seed}");
     let start = Instant::now();
-    let mut c = Counts::default();
-    for i in 0..iterations {
-        iteration(i, &mut rng, &node, &net, &survivors, &typical, &mut c);
-    }
+    let total = std::sync::Mutex::new(Counts::default());
+    std::thread::scope(|s| {
+        for k in 0..nodes {
+            let share = iterations / nodes + u64::from(k < iterations % nodes);
+            let total = &total;
+            s.spawn(move || {
+                let c = run_node(k, share, seed.wrapping_add(k));
+                total.lock().unwrap_or_else(|p| p.into_inner()).add(&c);
+            });
+        }
+    });
+    let c = total.into_inner().unwrap_or_else(|p| p.into_inner());
     report(&c, start.elapsed());
     let bad = c.leaks + c.del_errors + c.survivor_failures + c.gc_errors + c.add_errors;
     std::process::exit(i32::from(bad > 0));
+}
+
+/// One node (even: nftables backends, odd: the reference iptables layout).
+fn run_node(k: u64, iterations: u64, seed: u64) -> Counts {
+    let mut rng = Rng::new(seed);
+    let node = Node::new(&format!("cr{k}"));
+    let mut net = Net::new(&format!("crash{k}"), 1 + k as u8);
+    if k % 2 == 1 {
+        net = net.iptables();
+    }
+    let survivors = setup_survivors(&node, &net);
+    let typical = typical_ms(&node, &net);
+    println!("node {k} ({}): typical ADD ms {typical:?}", net.backend);
+    let mut c = Counts::default();
+    for i in 0..iterations {
+        iteration(
+            k * 1_000_000 + i,
+            &mut rng,
+            &node,
+            &net,
+            &survivors,
+            &typical,
+            &mut c,
+        );
+    }
+    c
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.iterations += o.iterations;
+        for k in 0..3 {
+            self.kills_sent[k] += o.kills_sent[k];
+            self.kills_landed[k] += o.kills_landed[k];
+        }
+        self.completed_adds += o.completed_adds;
+        self.add_errors += o.add_errors;
+        self.del_errors += o.del_errors;
+        self.gc_errors += o.gc_errors;
+        self.leaks += o.leaks;
+        self.survivor_failures += o.survivor_failures;
+        self.del_after_netns_gone += o.del_after_netns_gone;
+        self.double_del += o.double_del;
+        self.via_cli += o.via_cli;
+        self.cli_kills_landed += o.cli_kills_landed;
+    }
 }
 
 fn setup_survivors(node: &Node, net: &Net) -> Vec<Pod> {
@@ -113,7 +165,7 @@ fn iteration(
     c: &mut Counts,
 ) {
     c.iterations += 1;
-    let mut pod = Pod::new(&format!("crash-{i:06}"), "cp", 32000 + (i % 2000) as u16);
+    let mut pod = Pod::new(&format!("crash-{i:08}"), "cp", 32000 + (i % 2000) as u16);
     let via_cli = rng.one_in(3);
     if via_cli {
         cli_add(i, rng, node, net, &mut pod, typical, c);

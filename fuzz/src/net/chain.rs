@@ -22,6 +22,9 @@ pub struct Net {
     pub bridge: String,
     pub idx: u8,
     pub dir: Scratch,
+    /// `nftables` (the default) or `iptables` (the reference's layout) for
+    /// bridge's masquerade, portmap and firewall.
+    pub backend: &'static str,
 }
 
 impl Net {
@@ -31,7 +34,14 @@ impl Net {
             bridge: format!("rbr{idx}"),
             idx,
             dir: Scratch::new(name),
+            backend: "nftables",
         }
+    }
+
+    /// The same network on the reference's iptables layout.
+    pub fn iptables(mut self) -> Net {
+        self.backend = "iptables";
+        self
     }
 
     pub fn gateway(&self) -> String {
@@ -48,6 +58,17 @@ impl Net {
     }
 
     fn plugin_conf(&self, plugin: &str, host_port: u16) -> Value {
+        let mut c = self.base_conf(plugin, host_port);
+        let key = if plugin == "bridge" {
+            "ipMasqBackend"
+        } else {
+            "backend"
+        };
+        c[key] = json!(self.backend);
+        c
+    }
+
+    fn base_conf(&self, plugin: &str, host_port: u16) -> Value {
         let subnet = format!("10.{}.0.0/24", 60 + self.idx);
         match plugin {
             "bridge" => json!({"type": "bridge", "bridge": self.bridge, "isGateway": true,
