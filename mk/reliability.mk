@@ -11,8 +11,8 @@
 #   make soak   REL_CRASH_SOAK crash iterations + REL_SOAK_SECONDS of soak
 
 REL_CARGO := $(CARGO)
-REL_MANIFEST := --manifest-path fuzz/Cargo.toml
-REL_BIN_DIR ?= $(CURDIR)/target/debug
+REL_MANIFEST := --manifest-path fuzz/Cargo.toml --target-dir $(CURDIR)/fuzz/target
+REL_BIN_DIR ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug
 REL_ENV := FERROCNI_BIN_DIR=$(REL_BIN_DIR)
 FUZZ_SECONDS ?= 300
 FUZZ_TEST_SECONDS ?= 10

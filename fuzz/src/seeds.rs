@@ -1,6 +1,6 @@
 //! Seeds from the repository: the conformance suite's configurations and the
 //! real containerd/podman traces (env, stdin, stdout of every call), routed
-//! to the targets whose grammar they are.
+//! to the targets whose grammar they are, plus every saved regression input.
 
 use std::path::Path;
 
@@ -61,6 +61,16 @@ pub fn repo_seeds(target: &str) -> Vec<Vec<u8>> {
             }
         }
         _ => {}
+    }
+    for dir in ["fuzz/regressions", "fuzz/regressions-open"] {
+        let d = root.join(dir).join(target);
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if e.path().extension().is_some_and(|x| x == "bin")
+                && let Ok(b) = std::fs::read(e.path())
+            {
+                out.push(b);
+            }
+        }
     }
     out.retain(|s| !s.is_empty());
     out
