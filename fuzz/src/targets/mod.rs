@@ -6,6 +6,7 @@ pub mod cli;
 pub mod hostlocal;
 pub mod plugins;
 pub mod protocol;
+pub mod selftest;
 pub mod verbs;
 
 use crate::check::Verdict;
@@ -31,9 +32,12 @@ pub fn all() -> Vec<Target> {
     v
 }
 
-/// The target called `name`.
+/// The target called `name` (including the `selftest_*` ones).
 pub fn by_name(name: &str) -> Option<Target> {
-    all().into_iter().find(|t| t.name == name)
+    all()
+        .into_iter()
+        .find(|t| t.name == name)
+        .or_else(|| selftest::by_name(name))
 }
 
 /// Splits `K=V` lines before a blank line from the body (the stdin).
