@@ -34,6 +34,7 @@ use std::collections::HashSet;
 use std::io;
 use std::net::IpAddr;
 
+use crate::ctmsg::parse_entry_if;
 use crate::ctmsg::{
     AF_INET, AF_INET6, IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_NEW, Selector, ctnl, delete_request,
     dump_request, parse_stats_entries, stats_request,
@@ -81,6 +82,12 @@ pub enum DumpFilter {
     /// Always one unfiltered dump per family, matched here.
     User,
 }
+
+/// Which dumped entries to keep.
+type Pick<'a> = &'a dyn Fn(&Entry) -> bool;
+
+/// Both families in one dump (one walk of the table).
+const AF_UNSPEC: u8 = libc::AF_UNSPEC as u8;
 
 /// The cost of dumping (creating, copying and parsing) one entry, in
 /// units of the kernel's walk over one empty hash bucket: measured ~50
@@ -171,9 +178,7 @@ impl Conntrack {
         if self.count()? == 0 {
             return Ok(Vec::new());
         }
-        let mut out = self.dump_or_empty(AF_INET)?;
-        out.extend(self.dump_or_empty(AF_INET6)?);
-        Ok(out)
+        self.dump_or_empty(AF_UNSPEC, &|_| true)
     }
 
     /// Deletes every entry whose original or reply source or destination
@@ -244,14 +249,11 @@ impl Conntrack {
         match self.mode {
             DumpFilter::Kernel => true,
             DumpFilter::User => false,
+            // The unfiltered path walks once in all; the filtered one walks
+            // per kernel selector, plus once more for the user selectors.
             DumpFilter::Auto => {
-                // Families the unfiltered path would dump anyway cost nothing extra.
-                let saved = [AF_INET, AF_INET6]
-                    .into_iter()
-                    .filter(|f| kernel.iter().any(|s| s.family == *f))
-                    .filter(|f| !user.iter().any(|s| s.family == *f))
-                    .count();
-                worth_filtering(kernel.len() - saved, count, buckets())
+                let extra = kernel.len() - usize::from(user.is_empty());
+                worth_filtering(extra, count, buckets())
             }
         }
     }
@@ -273,14 +275,11 @@ impl Conntrack {
             }
         }
         user.append(&mut kernel);
-        for family in [AF_INET, AF_INET6] {
-            if user.iter().any(|s| s.family == family) {
-                let all = self.dump_or_empty(family)?;
-                found.extend(
-                    all.into_iter()
-                        .filter(|e| user.iter().any(|s| s.matches(e))),
-                );
-            }
+        if let Some(first) = user.first() {
+            // One walk of the table: both families in one dump when needed.
+            let mixed = user.iter().any(|s| s.family != first.family);
+            let family = if mixed { AF_UNSPEC } else { first.family };
+            found.extend(self.dump_or_empty(family, &|e| user.iter().any(|s| s.matches(e)))?);
         }
         let mut seen = HashSet::new();
         found.retain(|e| seen.insert(e.key()));
@@ -291,7 +290,7 @@ impl Conntrack {
     fn select_in_kernel(&mut self, sels: &[Selector]) -> Result<Option<Vec<Entry>>> {
         let mut found = Vec::new();
         for s in sels {
-            for e in self.dump(s.family, Some(s))? {
+            for e in self.dump(s.family, Some(s), &|_| true)? {
                 if !s.matches(&e) {
                     return Ok(None);
                 }
@@ -301,14 +300,16 @@ impl Conntrack {
         Ok(Some(found))
     }
 
-    fn dump_or_empty(&mut self, family: u8) -> Result<Vec<Entry>> {
-        match self.dump(family, None) {
+    fn dump_or_empty(&mut self, family: u8, pick: Pick) -> Result<Vec<Entry>> {
+        match self.dump(family, None, pick) {
             Err(e) if unsupported(&e) => Ok(Vec::new()),
             r => r,
         }
     }
 
-    fn dump(&mut self, family: u8, sel: Option<&Selector>) -> Result<Vec<Entry>> {
+    /// The entries of one dump (filtered by `sel` in the kernel when given)
+    /// for which `pick` is true.
+    fn dump(&mut self, family: u8, sel: Option<&Selector>, pick: Pick) -> Result<Vec<Entry>> {
         let Some(sock) = self.sock.as_mut() else {
             return Ok(Vec::new());
         };
@@ -326,7 +327,9 @@ impl Conntrack {
                         libc::EPROTO if m.kind == NLMSG_DONE => return Ok(out),
                         errno => return Err(kernel_err(op, errno)),
                     },
-                    k if k == ctnl(IPCTNL_MSG_CT_NEW) => out.extend(parse_entry(m.payload)),
+                    k if k == ctnl(IPCTNL_MSG_CT_NEW) => {
+                        out.extend(parse_entry_if(m.payload, pick))
+                    }
                     _ => {}
                 }
             }

@@ -118,11 +118,17 @@ fn parse_tuple(buf: &[u8]) -> Tuple {
 
 /// Decodes one `IPCTNL_MSG_CT_NEW` message payload (nfgenmsg included).
 pub fn parse_entry(payload: &[u8]) -> Option<Entry> {
+    parse_entry_if(payload, |_| true)
+}
+
+/// [`parse_entry`], keeping only an entry for which `pick` is true: the
+/// raw tuple is copied only then (a dump of 10k entries keeps a few).
+pub(crate) fn parse_entry_if(payload: &[u8], pick: impl Fn(&Entry) -> bool) -> Option<Entry> {
     let family = *payload.first()?;
     let attrs = payload.get(4..)?;
     let orig_raw = nfnl::find(attrs, CTA_TUPLE_ORIG)?;
     let zone_raw = nfnl::find(attrs, CTA_ZONE);
-    Some(Entry {
+    let mut e = Entry {
         family,
         orig: parse_tuple(orig_raw),
         reply: nfnl::find(attrs, CTA_TUPLE_REPLY)
@@ -131,9 +137,15 @@ pub fn parse_entry(payload: &[u8]) -> Option<Entry> {
         zone: zone_raw
             .and_then(|b| <[u8; 2]>::try_from(b).ok())
             .map(u16::from_be_bytes),
-        orig_raw: orig_raw.to_vec(),
-        zone_raw: zone_raw.map(<[u8]>::to_vec),
-    })
+        orig_raw: Vec::new(),
+        zone_raw: None,
+    };
+    if !pick(&e) {
+        return None;
+    }
+    e.orig_raw = orig_raw.to_vec();
+    e.zone_raw = zone_raw.map(<[u8]>::to_vec);
+    Some(e)
 }
 
 fn family_of(ip: &IpAddr) -> u8 {

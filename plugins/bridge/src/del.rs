@@ -8,10 +8,12 @@
 //! spends tens of milliseconds unregistering a veth, during which the IPAM
 //! and firewall processes finish.
 //!
-//! Once the veth is gone, a fourth thread deletes every conntrack entry to
-//! or from the pod's addresses in the node netns ([`conntrack`]), so a
-//! stale flow cannot misdirect traffic when IPAM hands the address to the
-//! next pod. Best effort: a failure is logged, never fails DEL.
+//! A fourth thread deletes every conntrack entry to or from the pod's
+//! addresses in the node netns ([`conntrack`]), so a stale flow cannot
+//! misdirect traffic when IPAM hands the address to the next pod. It starts
+//! once the pod's end is down (the pod can send nothing more) rather than
+//! after the veth's unregister, so its table walk overlaps that wait. Best
+//! effort: a failure is logged, never fails DEL.
 
 use cni::{CniError, Command, Request};
 use ipnet::IpNet;
@@ -110,6 +112,18 @@ fn delete_host_end(req: &Request, cfg: &BridgeConf) -> Result<()> {
     Ok(())
 }
 
+/// Sets the pod's end down: from then on the pod sends nothing (and the
+/// bridge port forwards nothing to it), so the conntrack flush need not
+/// wait for the slow unregister of the veth. Best effort.
+fn quiesce(end: &mut Option<PodEnd>) {
+    if let Some(e) = end.as_mut()
+        && let Err(err) = e.pod.set_down(e.index)
+        && !err.is_not_found()
+    {
+        cni::skel::log(&format!("DEL: set pod interface down: {err}"));
+    }
+}
+
 /// The attachment's addresses from `prevResult` (those of the interface
 /// named `CNI_IFNAME` in a sandbox), when the runtime sent one.
 pub fn known_ips(req: &Request) -> Option<Vec<IpNet>> {
@@ -157,10 +171,12 @@ pub fn del(req: &Request) -> std::result::Result<(), CniError> {
         let known = known.filter(|k| !k.is_empty());
         let pod_ips = conntrack::pod_ips(known.as_deref());
         let fw = s.spawn(move || firewall(cfg, req, known.as_deref()));
-        let link = found.and_then(|()| delete_link(req, cfg, end));
-        // After the veth is gone (no new entries from the pod), in parallel
-        // with the IPAM and firewall work; joined when the scope ends.
+        let mut end = end;
+        quiesce(&mut end);
+        // In parallel with the link, IPAM and firewall work; joined when
+        // the scope ends.
         s.spawn(move || conntrack::flush(&pod_ips));
+        let link = found.and_then(|()| delete_link(req, cfg, end));
         (link, ipam.join(), fw.join())
     });
     let mut errors: Vec<CniError> = Vec::new();
