@@ -6,16 +6,19 @@
 //! - **Empty table: free.** Every lookup first reads the netns' entry count
 //!   (`IPCTNL_MSG_CT_GET_STATS`, a counter, no walk) and stops at 0.
 //! - **Every dump walks every bucket** of the global hash table
-//!   (`nf_conntrack_buckets`, 262144 on the dev VM: ~4 ms), filtered or not;
-//!   the kernel skips other namespaces' entries while walking.
-//! - A `CTA_FILTER` dump (Linux ≥ 5.8) compares one tuple field in the
-//!   kernel, so unrelated entries are never copied out, but a union ("any
-//!   of the four address fields") needs one walk per (address, field).
+//!   (`nf_conntrack_buckets`, 262144 on the dev VM: ~2.6–3.5 ms CPU),
+//!   filtered or not; the kernel skips other namespaces' entries while
+//!   walking. Each entry copied out costs ~0.65 µs more.
+//! - A `CTA_FILTER` dump (Linux ≥ 5.8) compares tuple fields in the kernel,
+//!   so unrelated entries are never copied out, but a union ("any of the
+//!   four address fields") needs one walk per (address, field).
 //!   [`DumpFilter::Auto`] uses it only when the entries it saves copying
-//!   (~0.75 µs each) outweigh the extra walks; else one unfiltered dump per
-//!   family, matched here. Measured at 10,000 entries (release, v4 + v6
-//!   address): both ways ~15–30 ms on the loaded 2-core VM, so `Auto`
-//!   stays unfiltered below ~16k entries at 262144 buckets.
+//!   outweigh the extra walks and per-walk checks: for one UDP port above
+//!   ~15k entries at 262144 buckets, for an address (4 fields) never; else
+//!   one unfiltered `AF_UNSPEC` dump (both families, one walk), matched
+//!   here, copying only the entries kept. Measured (`delete_by_addr`, one
+//!   v4 + one v6 address, thread CPU): 3.5 ms on a near-empty table, 10 ms
+//!   with 10,000 unrelated entries; forcing the kernel filter: 13 / 22 ms.
 //! - IPv6 address fields are always matched here: the kernel's IPv6
 //!   address comparison in `ctnetlink_filter_match_tuple` is inverted
 //!   (`!ipv6_addr_cmp`, still in 6.18: the dump returns every entry *but*
@@ -89,16 +92,20 @@ type Pick<'a> = &'a dyn Fn(&Entry) -> bool;
 /// Both families in one dump (one walk of the table).
 const AF_UNSPEC: u8 = libc::AF_UNSPEC as u8;
 
-/// The cost of dumping (creating, copying and parsing) one entry, in
-/// units of the kernel's walk over one empty hash bucket: measured ~50
-/// (0.75 µs vs 15 ns) on Linux 6.18. A dump walks every bucket of the
-/// global table (`nf_conntrack_buckets`, 262144 here), filtered or not.
-const ENTRY_COST_IN_BUCKETS: usize = 50;
+/// Costs in units of the kernel's walk over one hash bucket (~10 ns), from
+/// the 10k-entry test on Linux 6.18: copying one entry out of an
+/// unfiltered dump (fill, copy, parse: ~0.64 µs), and checking one entry
+/// against a `CTA_FILTER` in a filtered walk (~0.23 µs).
+const ENTRY_COPY: usize = 64;
+const ENTRY_CHECK: usize = 23;
 
-/// True when `walks` extra filtered dumps cost less than copying `count`
-/// entries out of the kernel.
-fn worth_filtering(walks: usize, count: usize, buckets: usize) -> bool {
-    count.saturating_mul(ENTRY_COST_IN_BUCKETS) > walks.saturating_mul(buckets)
+/// True when `filtered` kernel-filtered dumps, `extra` of them walks the
+/// unfiltered path does not need, cost less than copying `count` entries
+/// out of one unfiltered dump. Never for `delete_by_addr` (4 filters per
+/// address check more than one copy costs).
+fn worth_filtering(filtered: usize, extra: usize, count: usize, buckets: usize) -> bool {
+    let per_entry = ENTRY_COPY.saturating_sub(filtered.saturating_mul(ENTRY_CHECK));
+    count.saturating_mul(per_entry) > extra.saturating_mul(buckets)
 }
 
 /// `nf_conntrack_buckets` (global); 65536 when it cannot be read.
@@ -253,7 +260,7 @@ impl Conntrack {
             // per kernel selector, plus once more for the user selectors.
             DumpFilter::Auto => {
                 let extra = kernel.len() - usize::from(user.is_empty());
-                worth_filtering(extra, count, buckets())
+                worth_filtering(kernel.len(), extra, count, buckets())
             }
         }
     }
@@ -343,11 +350,12 @@ mod tests {
 
     #[test]
     fn kernel_filters_pay_off_only_on_big_tables() {
-        // 3 extra walks of 262144 buckets vs copying the entries out.
-        assert!(!worth_filtering(3, 10_000, 262_144));
-        assert!(worth_filtering(3, 20_000, 262_144));
-        assert!(worth_filtering(3, 5_000, 65_536));
-        assert!(worth_filtering(0, 1, 262_144));
-        assert!(!worth_filtering(1, 0, 1));
+        // delete_udp_dport(one port): 2 filtered walks, 1 extra.
+        assert!(!worth_filtering(2, 1, 10_000, 262_144));
+        assert!(worth_filtering(2, 1, 20_000, 262_144));
+        assert!(worth_filtering(2, 1, 5_000, 65_536));
+        // delete_by_addr(one v4 address): 4 filtered walks never pay off.
+        assert!(!worth_filtering(4, 3, 10_000_000, 262_144));
+        assert!(!worth_filtering(1, 0, 0, 1));
     }
 }

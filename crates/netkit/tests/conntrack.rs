@@ -166,21 +166,28 @@ fn delete_by_addr_filtering_in_user_space() {
 
 #[test]
 fn delete_udp_dport_removes_only_udp_to_those_ports() {
-    let n = tracked_ns("ctp");
-    udp(&n, OTHER4, FAR4, 7000..7003);
-    udp(&n, OTHER6, FAR6, 7000..7003);
-    tcp(&n, OTHER4, FAR4);
-    let mut ct = Conntrack::open_in(&n.file).unwrap();
-    assert_eq!(ct.delete_udp_dport(&[7000, 7002]).unwrap(), 4);
-    let left = ct.list().unwrap();
-    let udp_ports: Vec<_> = left
-        .iter()
-        .filter(|e| e.orig.proto == UDP)
-        .map(|e| e.orig.dport)
-        .collect();
-    assert_eq!(udp_ports, [Some(7001), Some(7001)], "{left:#?}");
-    assert!(left.iter().any(|e| e.orig.dport == Some(5432)), "TCP lost");
-    assert_eq!(ct.delete_udp_dport(&[7000, 7002]).unwrap(), 0);
+    for mode in [DumpFilter::Auto, DumpFilter::Kernel] {
+        let n = tracked_ns("ctp");
+        udp(&n, OTHER4, FAR4, 7000..7003);
+        udp(&n, OTHER6, FAR6, 7000..7003);
+        tcp(&n, OTHER4, FAR4);
+        let mut ct = Conntrack::open_in(&n.file).unwrap();
+        ct.set_dump_filter(mode);
+        assert_eq!(ct.delete_udp_dport(&[7000, 7002]).unwrap(), 4, "{mode:?}");
+        assert!(
+            ct.kernel_filter_ok(),
+            "{mode:?}: CTA_FILTER rejected or ignored"
+        );
+        let left = ct.list().unwrap();
+        let udp_ports: Vec<_> = left
+            .iter()
+            .filter(|e| e.orig.proto == UDP)
+            .map(|e| e.orig.dport)
+            .collect();
+        assert_eq!(udp_ports, [Some(7001), Some(7001)], "{mode:?}: {left:#?}");
+        assert!(left.iter().any(|e| e.orig.dport == Some(5432)), "TCP lost");
+        assert_eq!(ct.delete_udp_dport(&[7000, 7002]).unwrap(), 0);
+    }
 }
 
 #[test]
