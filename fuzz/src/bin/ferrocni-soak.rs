@@ -5,7 +5,8 @@
 //! live pod reachable (ping) and its host port answering; and each DEL is
 //! followed by a check that the deleted pod left nothing behind. At the end
 //! every network must hold exactly the live pods; then all are deleted, GC
-//! runs, and the node must be clean.
+//! runs, and the node must be clean. The third network uses the reference
+//! iptables layout, so nftables and iptables-restore batches race too.
 //!
 //! ```text
 //! ferrocni-soak [--seconds N] [--workers W] [--seed S]
@@ -86,6 +87,12 @@ fn main() {
     let c = &s.c;
     let bad = [&c.add_errors, &c.del_errors, &c.check_errors, &c.violations];
     std::process::exit(i32::from(bad.iter().any(|x| x.load(Ordering::Relaxed) > 0)));
+}
+
+/// Networks 0 and 1 on nftables; network 2 on the reference iptables layout.
+fn net(i: usize) -> Net {
+    let n = Net::new(&format!("soaknet{i}"), 20 + i as u8);
+    if i == 2 { n.iptables() } else { n }
 }
 
 fn violation(s: &Soak, msg: String) {
