@@ -62,9 +62,7 @@ fn main() {
     let seed = flag("--seed").unwrap_or_else(|| std::process::id().into());
     let s = Soak {
         node: Node::new("sk"),
-        nets: (0..NETS)
-            .map(|i| Net::new(&format!("soaknet{i}"), 20 + i as u8))
-            .collect(),
+        nets: (0..NETS).map(net).collect(),
         live: Mutex::new(vec![BTreeMap::new(); NETS]),
         next_id: AtomicU64::new(0),
         next_port: AtomicU16::new(33000),
