@@ -38,6 +38,8 @@
 //!   `delete_by_addr` (every entry to or from the addresses, both tuples,
 //!   both families), `delete_udp_dport`, `delete_where`, `list`; dumps are
 //!   filtered in the kernel (`CTA_FILTER`) with a user-space fallback.
+//! - [`nfnl`]: the netfilter netlink socket and codec under conntrack,
+//!   also for nf_tables queries and batches (fwkit, the plugins).
 //! - [`sysctl`]: `read/write` here, `read_in/write_in/write_many_in` in a netns.
 //! - [`util`]: [`MacAddr`], [`random_hex`].
 //!
@@ -74,7 +76,7 @@ pub mod error;
 pub mod events;
 pub mod link;
 pub mod netns;
-mod nfnl;
+pub mod nfnl;
 pub mod route;
 pub mod socket;
 pub mod sysctl;
