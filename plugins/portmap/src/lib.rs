@@ -8,8 +8,8 @@
 //! [`host`] (every side effect behind one trait), [`lock`] (iptables
 //! serialisation), [`flow`] (the verbs), [`refcheck`] (the read-only look
 //! at the reference's chains), [`refholders`] (host ports held in the
-//! reference layout), [`nfsock`] + [`nlattr`] (netfilter netlink),
-//! [`error`] (codes). Conntrack cleanup is netkit's [`netkit::Conntrack`].
+//! reference layout), [`error`] (codes). Netfilter netlink is netkit's
+//! [`netkit::nfnl`]; conntrack cleanup is netkit's [`netkit::Conntrack`].
 
 pub mod config;
 pub mod error;
@@ -17,8 +17,6 @@ pub mod flow;
 pub mod host;
 pub mod lock;
 pub mod mapping;
-pub mod nfsock;
-pub mod nlattr;
 pub mod record;
 pub mod refcheck;
 pub mod refholders;

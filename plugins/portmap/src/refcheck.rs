@@ -14,21 +14,14 @@ use std::process::{Command, Stdio};
 
 use fwkit::Flavor;
 
-use crate::nfsock::{
-    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, Socket, errno_of,
+use netkit::nfnl::{
+    self, NFPROTO_IPV4, NFPROTO_IPV6, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_REQUEST, Socket,
 };
-use crate::nlattr;
 
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
-const NFT_MSG_NEWCHAIN: u16 = 3;
-const NFT_MSG_GETCHAIN: u16 = 4;
-const NFT_MSG_NEWRULE: u16 = 6;
-const NFT_MSG_GETRULE: u16 = 7;
 const NFTA_RULE_CHAIN: u16 = 2;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
-const NFPROTO_IPV4: u8 = 2;
-const NFPROTO_IPV6: u8 = 10;
 
 /// What the read-only look found of the reference's rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,15 +42,14 @@ pub enum Ask {
 
 /// The request for `ask` about `table`/`chain` in `family`.
 pub fn request(ask: Ask, family: u8, seq: u32, table: &str, chain: &str) -> Vec<u8> {
-    let mut body = vec![family, 0, 0, 0];
-    let cstr = |s: &str| [s.as_bytes(), &[0]].concat();
     let (msg, name_attr, flags) = match ask {
         Ask::Exists => (NFT_MSG_GETCHAIN, NFTA_CHAIN_NAME, NLM_F_REQUEST | NLM_F_ACK),
         Ask::HasRules => (NFT_MSG_GETRULE, NFTA_RULE_CHAIN, NLM_F_REQUEST | NLM_F_DUMP),
     };
-    nlattr::put(&mut body, NFTA_CHAIN_TABLE, &cstr(table));
-    nlattr::put(&mut body, name_attr, &cstr(chain));
-    nlattr::message((NFNL_SUBSYS_NFTABLES << 8) | msg, flags, seq, &body)
+    let mut body = Vec::new();
+    nfnl::put_str(&mut body, NFTA_CHAIN_TABLE, table);
+    nfnl::put_str(&mut body, name_attr, chain);
+    nfnl::nft_message(msg, flags, seq, family, &body)
 }
 
 /// Answers `ask` for `chain` in `table` of `family` (missing table: no).
@@ -69,29 +61,13 @@ pub fn query(
     chain: &str,
 ) -> io::Result<bool> {
     let seq = sock.next_seq();
-    sock.send(&request(ask, family, seq, table, chain))?;
+    let req = request(ask, family, seq, table, chain);
+    // The answer to GET<object> is NEW<object> (= get - 1).
     let hit = match ask {
-        Ask::Exists => (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN,
-        Ask::HasRules => (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE,
+        Ask::Exists => nfnl::nft_type(NFT_MSG_GETCHAIN - 1),
+        Ask::HasRules => nfnl::nft_type(NFT_MSG_GETRULE - 1),
     };
-    let mut found = false;
-    loop {
-        let n = sock.recv()?;
-        for m in nlattr::messages(&sock.buf[..n]).filter(|m| m.seq == seq) {
-            match m.kind {
-                k if k == hit => found = true,
-                NLMSG_DONE => return Ok(found),
-                NLMSG_ERROR => {
-                    return match errno_of(m.payload) {
-                        0 => Ok(found),
-                        libc::ENOENT => Ok(false),
-                        e => Err(io::Error::from_raw_os_error(e)),
-                    };
-                }
-                _ => {}
-            }
-        }
-    }
+    sock.exists(&req, seq, hit)
 }
 
 /// True when this netns has a legacy x_tables `nat` table (v4 or v6).
@@ -206,23 +182,20 @@ mod tests {
     #[test]
     fn getchain_names_table_and_chain() {
         let r = request(Ask::HasRules, NFPROTO_IPV4, 3, "nat", "CNI-HOSTPORT-DNAT");
-        let msg = nlattr::messages(&r).next().unwrap();
+        let msg = nfnl::messages(&r).next().unwrap();
         assert_eq!(
             (msg.kind, msg.flags),
             ((10 << 8) | 7, NLM_F_REQUEST | NLM_F_DUMP)
         );
-        let rule_chain = nlattr::find(&msg.payload[4..], NFTA_RULE_CHAIN);
+        let rule_chain = nfnl::find(&msg.payload[4..], NFTA_RULE_CHAIN);
         assert_eq!(rule_chain, Some(&b"CNI-HOSTPORT-DNAT\0"[..]));
         let m = request(Ask::Exists, NFPROTO_IPV6, 9, "nat", "CNI-DN-x");
-        let msg = nlattr::messages(&m).next().unwrap();
+        let msg = nfnl::messages(&m).next().unwrap();
         assert_eq!(msg.kind, (10 << 8) | 4);
         assert_eq!(msg.payload[0], NFPROTO_IPV6);
         let attrs = &msg.payload[4..];
-        assert_eq!(nlattr::find(attrs, NFTA_CHAIN_TABLE), Some(&b"nat\0"[..]));
-        assert_eq!(
-            nlattr::find(attrs, NFTA_CHAIN_NAME),
-            Some(&b"CNI-DN-x\0"[..])
-        );
+        assert_eq!(nfnl::find(attrs, NFTA_CHAIN_TABLE), Some(&b"nat\0"[..]));
+        assert_eq!(nfnl::find(attrs, NFTA_CHAIN_NAME), Some(&b"CNI-DN-x\0"[..]));
     }
 
     #[test]
