@@ -42,6 +42,8 @@ struct Counts {
     double_del: u64,
     via_cli: u64,
     cli_kills_landed: u64,
+    /// Leftovers that went away within the settling time (netns teardown).
+    settled: u64,
     /// What this iteration did (printed with a leak).
     scenario: String,
 }
@@ -124,6 +126,7 @@ impl Counts {
         self.double_del += o.double_del;
         self.via_cli += o.via_cli;
         self.cli_kills_landed += o.cli_kills_landed;
+        self.settled += o.settled;
     }
 }
 
@@ -211,13 +214,9 @@ fn direct_add(
     let kill = (victim < 3).then(|| {
         c.kills_sent[victim] += 1;
         let after = chain::kill_delay(rng, typical[victim]);
-        (
-            victim,
-            Kill {
-                after,
-                group: rng.one_in(2),
-            },
-        )
+        let group = rng.one_in(2);
+        c.scenario = format!("kill {} (group {group}) after {after:?}; ", PLUGINS[victim]);
+        (victim, Kill { after, group })
     });
     let added = chain::add(node, net, pod, kill);
     if let Some(k) = added.killed {
@@ -244,15 +243,9 @@ fn cli_add(
 ) {
     c.via_cli += 1;
     let after = chain::kill_delay(rng, 2 * typical.iter().sum::<u128>() + 10);
-    let out = cli::add(
-        node,
-        net,
-        pod,
-        Some(Kill {
-            after,
-            group: rng.one_in(2),
-        }),
-    );
+    let group = rng.one_in(2);
+    c.scenario = format!("ferrocni add killed (group {group}) after {after:?}; ");
+    let out = cli::add(node, net, pod, Some(Kill { after, group }));
     if out.killed {
         c.cli_kills_landed += 1;
     } else if !out.ok() {
@@ -320,12 +313,16 @@ fn runtime_cleanup(
 }
 
 fn verify(i: u64, node: &Node, net: &Net, pod: &Pod, live: &[&Pod], c: &mut Counts) {
-    let mut leaks = probe::pod_leftovers(node, net, &pod.id, pod.ip.as_deref());
-    leaks.extend(probe::net_leftovers(node, net, live));
     let entry = cli::cache_entry(net, pod);
-    if entry.exists() {
-        leaks.push(format!("CLI cache entry {} left", entry.display()));
-    }
+    let (leaks, transient) = probe::settled(Duration::from_secs(3), || {
+        let mut leaks = probe::pod_leftovers(node, net, &pod.id, pod.ip.as_deref());
+        leaks.extend(probe::net_leftovers(node, net, live));
+        if entry.exists() {
+            leaks.push(format!("CLI cache entry {} left", entry.display()));
+        }
+        leaks
+    });
+    c.settled += u64::from(transient);
     if !leaks.is_empty() {
         c.leaks += leaks.len() as u64;
         println!(
@@ -363,6 +360,7 @@ fn report(c: &Counts, took: Duration) {
     println!("  DEL errors            {}", c.del_errors);
     println!("  GC errors             {}", c.gc_errors);
     println!("  leaks found           {}", c.leaks);
+    println!("  settled (async netns teardown) {}", c.settled);
     println!("  survivor failures     {}", c.survivor_failures);
     for l in chain::timings() {
         println!("  {l}");

@@ -237,7 +237,11 @@ fn finish(s: &Soak) {
         for e in chain::gc(&s.node, &s.nets[n], &[]) {
             violation(s, format!("final {e}"));
         }
-        for leak in probe::net_leftovers(&s.node, &s.nets[n], &[]) {
+        drop(guards);
+        let (leaks, _) = probe::settled(Duration::from_secs(3), || {
+            probe::net_leftovers(&s.node, &s.nets[n], &[])
+        });
+        for leak in leaks {
             violation(s, format!("after the final DEL + GC: {leak}"));
         }
     }

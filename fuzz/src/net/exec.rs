@@ -83,21 +83,24 @@ pub fn run_args(
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });
-    if let Some(k) = kill {
-        kill_at(
-            &mut child,
-            start + k.after,
-            if k.group { -pid } else { pid },
-        );
-    }
+    let sent = kill.is_some_and(|k| {
+        let target = if k.group { -pid } else { pid };
+        kill_at(&mut child, start + k.after, target)
+    });
     let out = child.wait_with_output().expect("wait plugin");
     let _ = writer.join();
-    let killed = out.status.code().is_none();
+    // a death by a signal we did not send is a crash, reported as a failure
+    let killed = sent && out.status.code().is_none();
+    let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !sent && out.status.code().is_none() {
+        use std::os::unix::process::ExitStatusExt;
+        stderr.push_str(&format!("\n[died of signal {:?}]", out.status.signal()));
+    }
     wait_group_gone(pid, Duration::from_secs(10));
     Outcome {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr,
         killed,
         elapsed: start.elapsed(),
     }
@@ -105,16 +108,17 @@ pub fn run_args(
 
 /// Sends SIGKILL to `target` at `when` unless the child has exited (and
 /// been reaped: a pid is never signalled after it could have been reused).
-fn kill_at(child: &mut std::process::Child, when: Instant, target: i32) {
+/// True when the signal was sent.
+fn kill_at(child: &mut std::process::Child, when: Instant, target: i32) -> bool {
     loop {
         if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
-            return;
+            return false;
         }
         let now = Instant::now();
         if now >= when {
             // SAFETY: the child is not reaped yet, so the pid is still ours.
             unsafe { libc::kill(target, libc::SIGKILL) };
-            return;
+            return true;
         }
         std::thread::sleep((when - now).min(Duration::from_micros(100)));
     }

@@ -120,6 +120,22 @@ pub fn net_leftovers(node: &Node, net: &Net, live: &[&Pod]) -> Vec<String> {
     leaks
 }
 
+/// Runs `check` until it comes back clean or `limit` passes. The kernel
+/// tears a deleted namespace down asynchronously (its veth ends, and so a
+/// bridge port, go a moment later), so a leak must persist to count.
+/// Returns the last leaks and whether an earlier round had any.
+pub fn settled(limit: std::time::Duration, check: impl Fn() -> Vec<String>) -> (Vec<String>, bool) {
+    let start = std::time::Instant::now();
+    let mut leaks = check();
+    let transient = !leaks.is_empty();
+    while !leaks.is_empty() && start.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        leaks = check();
+    }
+    let clean = leaks.is_empty();
+    (leaks, transient && clean)
+}
+
 /// Every live pod answers ping from the node and on its host port.
 pub fn pods_work(node: &Node, live: &[&Pod]) -> Vec<String> {
     let mut bad = Vec::new();
