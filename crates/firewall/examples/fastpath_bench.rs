@@ -75,6 +75,24 @@ fn bench_portmap(rounds: u32, existing: u16) {
         fwkit::portmap_del("n", &format!("p{i}"), NFT).unwrap();
     });
     report(&label("DEL by id"), del);
+    let spec = measure(rounds, |i| {
+        let m = [PortMapping {
+            host_ip: Some(std::net::Ipv4Addr::new(10, 0, (i / 250) as u8, (i % 250) as u8).into()),
+            ..pm(1000)
+        }];
+        fwkit::portmap_add("n", &format!("s{i}"), &[ip(i)], &m, &o, NFT).unwrap();
+    });
+    report(&label("ADD, specific host IPs"), spec);
+    let retry = measure(rounds, |i| {
+        let m = [pm(5000 + i as u16)];
+        fwkit::portmap_add("n", &format!("r{i}"), &[ip(i)], &m, &o, NFT).unwrap();
+        fwkit::portmap_add("n", &format!("r{i}"), &[ip(i)], &m, &o, NFT).unwrap();
+    });
+    report(&label("ADD + the same ADD again"), retry);
+    for i in 0..rounds {
+        fwkit::portmap_del("n", &format!("s{i}"), NFT).unwrap();
+        fwkit::portmap_del("n", &format!("r{i}"), NFT).unwrap();
+    }
     known_portmap(rounds, existing, &o);
 }
 

@@ -32,6 +32,7 @@ mod nft_masq;
 mod nft_masq_add;
 mod nft_masq_known;
 mod nft_portmap;
+mod nft_portmap_add;
 mod nft_portmap_known;
 mod portmap;
 

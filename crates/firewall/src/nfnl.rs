@@ -1,15 +1,21 @@
-//! One read-only nf_tables netlink query, without starting a process:
-//! does chain `<family> <table> <chain>` exist in this thread's network
-//! namespace? Used to look for iptables-nft chains cheaply.
+//! Read-only nf_tables netlink queries, without starting a process: does
+//! a table, chain or set exist in this thread's network namespace? Used to
+//! look for iptables-nft chains cheaply and for the portmap layout marker.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
-const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_GETCHAIN: u16 = 4;
+const NFT_MSG_GETSET: u16 = 10;
+const NFTA_TABLE_NAME: u16 = 1;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
+const NFTA_SET_TABLE: u16 = 1;
+const NFTA_SET_NAME: u16 = 2;
+/// `nfgenmsg.nfgen_family` for `inet`.
+pub(crate) const NFPROTO_INET: u8 = 1;
 /// `nfgenmsg.nfgen_family` for `ip` and `ip6`.
 pub(crate) const NFPROTO_IPV4: u8 = 2;
 pub(crate) const NFPROTO_IPV6: u8 = 10;
@@ -23,14 +29,16 @@ fn attr(buf: &mut Vec<u8>, kind: u16, s: &str) {
     buf.resize(buf.len().next_multiple_of(4), 0);
 }
 
-/// The GETCHAIN request (header, nfgenmsg, table and chain attributes).
-fn request(family: u8, table: &str, chain: &str) -> Vec<u8> {
+/// A GET request (header, nfgenmsg, string attributes). The reply to
+/// `GET<object>` is `NEW<object>` (= `get - 1`).
+fn request(family: u8, get: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
     let mut b = vec![0u8; 16];
     b.extend_from_slice(&[family, 0, 0, 0]); // nfgenmsg: family, v0, res_id 0
-    attr(&mut b, NFTA_CHAIN_TABLE, table);
-    attr(&mut b, NFTA_CHAIN_NAME, chain);
+    for (kind, value) in attrs {
+        attr(&mut b, *kind, value);
+    }
     let len = b.len() as u32;
-    let kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
+    let kind = (NFNL_SUBSYS_NFTABLES << 8) | get;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
     b[0..4].copy_from_slice(&len.to_ne_bytes());
     b[4..6].copy_from_slice(&kind.to_ne_bytes());
@@ -39,8 +47,9 @@ fn request(family: u8, table: &str, chain: &str) -> Vec<u8> {
     b
 }
 
-/// Reads replies: `Some(true)` after a NEWCHAIN, `Some(false)` on ENOENT.
-fn answer(msgs: &[u8], found: &mut bool) -> Option<Option<bool>> {
+/// Reads replies: `Some(true)` after the NEW message answering `get`,
+/// `Some(false)` on ENOENT.
+fn answer(msgs: &[u8], get: u16, found: &mut bool) -> Option<Option<bool>> {
     let mut off = 0;
     while off + 16 <= msgs.len() {
         let len = u32::from_ne_bytes(msgs[off..off + 4].try_into().ok()?) as usize;
@@ -48,7 +57,7 @@ fn answer(msgs: &[u8], found: &mut bool) -> Option<Option<bool>> {
         if len < 16 || off + len > msgs.len() {
             return Some(None);
         }
-        if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN {
+        if kind == (NFNL_SUBSYS_NFTABLES << 8) | (get - 1) {
             *found = true;
         } else if kind == libc::NLMSG_ERROR as u16 && len >= 20 {
             let err = i32::from_ne_bytes(msgs[off + 16..off + 20].try_into().ok()?);
@@ -65,10 +74,24 @@ fn answer(msgs: &[u8], found: &mut bool) -> Option<Option<bool>> {
 
 /// Whether the chain exists; `None` when netlink could not tell.
 pub(crate) fn chain_exists(family: u8, table: &str, chain: &str) -> Option<bool> {
-    query(family, table, chain).ok().flatten()
+    let attrs = [(NFTA_CHAIN_TABLE, table), (NFTA_CHAIN_NAME, chain)];
+    query(family, NFT_MSG_GETCHAIN, &attrs).ok().flatten()
 }
 
-fn query(family: u8, table: &str, chain: &str) -> io::Result<Option<bool>> {
+/// Whether the set (or map) exists; `None` when netlink could not tell.
+pub(crate) fn set_exists(family: u8, table: &str, set: &str) -> Option<bool> {
+    let attrs = [(NFTA_SET_TABLE, table), (NFTA_SET_NAME, set)];
+    query(family, NFT_MSG_GETSET, &attrs).ok().flatten()
+}
+
+/// Whether the table exists; `None` when netlink could not tell.
+pub(crate) fn table_exists(family: u8, table: &str) -> Option<bool> {
+    query(family, NFT_MSG_GETTABLE, &[(NFTA_TABLE_NAME, table)])
+        .ok()
+        .flatten()
+}
+
+fn query(family: u8, get: u16, attrs: &[(u16, &str)]) -> io::Result<Option<bool>> {
     // SAFETY: plain socket(2); the fd is owned right away.
     let raw = unsafe {
         libc::socket(
@@ -96,7 +119,7 @@ fn query(family: u8, table: &str, chain: &str) -> io::Result<Option<bool>> {
             size_of::<libc::timeval>() as libc::socklen_t,
         )
     };
-    let req = request(family, table, chain);
+    let req = request(family, get, attrs);
     // SAFETY: the buffer is valid for its length; the kernel is the peer.
     let sent = unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
     if sent < 0 {
@@ -110,7 +133,7 @@ fn query(family: u8, table: &str, chain: &str) -> io::Result<Option<bool>> {
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        if let Some(a) = answer(&buf[..n as usize], &mut found) {
+        if let Some(a) = answer(&buf[..n as usize], get, &mut found) {
             return Ok(a);
         }
     }
@@ -123,7 +146,8 @@ mod tests {
 
     #[test]
     fn request_layout_and_answers() {
-        let r = request(NFPROTO_IPV4, "nat", "CNI-x");
+        let attrs = [(NFTA_CHAIN_TABLE, "nat"), (NFTA_CHAIN_NAME, "CNI-x")];
+        let r = request(NFPROTO_IPV4, NFT_MSG_GETCHAIN, &attrs);
         assert_eq!(r.len() % 4, 0);
         assert_eq!(
             u32::from_ne_bytes(r[0..4].try_into().unwrap()) as usize,
@@ -136,12 +160,34 @@ mod tests {
         err[4..6].copy_from_slice(&(libc::NLMSG_ERROR as u16).to_ne_bytes());
         err[16..20].copy_from_slice(&(-libc::ENOENT).to_ne_bytes());
         let mut found = false;
-        assert_eq!(answer(&err, &mut found), Some(Some(false)));
+        assert_eq!(
+            answer(&err, NFT_MSG_GETCHAIN, &mut found),
+            Some(Some(false))
+        );
         err[16..20].copy_from_slice(&0i32.to_ne_bytes());
         found = true;
-        assert_eq!(answer(&err, &mut found), Some(Some(true)));
+        assert_eq!(answer(&err, NFT_MSG_GETCHAIN, &mut found), Some(Some(true)));
         err[16..20].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
-        assert_eq!(answer(&err, &mut found), Some(None));
-        assert_eq!(answer(&err[..8], &mut found), None);
+        assert_eq!(answer(&err, NFT_MSG_GETCHAIN, &mut found), Some(None));
+        assert_eq!(answer(&err[..8], NFT_MSG_GETCHAIN, &mut found), None);
+        // A NEWSET answers GETSET (and only GETSET), then the ACK.
+        let mut msgs = vec![0u8; 20];
+        msgs[0..4].copy_from_slice(&20u32.to_ne_bytes());
+        let newset = (NFNL_SUBSYS_NFTABLES << 8) | (NFT_MSG_GETSET - 1);
+        msgs[4..6].copy_from_slice(&newset.to_ne_bytes());
+        err[16..20].copy_from_slice(&0i32.to_ne_bytes());
+        msgs.extend_from_slice(&err);
+        let mut found = false;
+        assert_eq!(answer(&msgs, NFT_MSG_GETSET, &mut found), Some(Some(true)));
+        let mut found = false;
+        assert_eq!(
+            answer(&msgs, NFT_MSG_GETCHAIN, &mut found),
+            Some(Some(false))
+        );
+        let r = request(NFPROTO_INET, NFT_MSG_GETTABLE, &[(NFTA_TABLE_NAME, "t")]);
+        assert_eq!(
+            (r.len(), r[16], &r[24..26]),
+            (28, NFPROTO_INET, &b"t\0"[..])
+        );
     }
 }

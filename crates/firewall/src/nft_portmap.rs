@@ -5,10 +5,12 @@
 //! map hp4_any   { type inet_proto . inet_service : ipv4_addr . inet_service }
 //! map hair4_ip  { type inet_proto . ipv4_addr . inet_service : verdict }  # -> jump hair-<hash>
 //! map hair4_any { type inet_proto . inet_service : verdict }
-//! set spec4     { type inet_proto . inet_service }   # "a specific-IP holder exists"
+//! map hold4     { type inet_proto . inet_service : mark }
+//!               # 0x1: held for any host address; 0x2: by specific-address holder(s)
 //! set own4      { type inet_proto . ipv4_addr . inet_service . ipv6_addr }
 //!               # guard: key (0.0.0.0 = any) . owner token, see nft_guard
 //! (and the same with 6 / ipv6_addr)
+//! set layout_v2 { type mark }   # empty; present = this layout (ADD fast path)
 //! chain prerouting (nat, dstnat) / output (nat, -100):
 //!     fib daddr type local jump hostports
 //! chain hostports:
@@ -23,32 +25,32 @@
 //! ```
 //! All sets and maps are hash tables (no interval flag), so the kernel and
 //! `nft` insert/delete elements in O(1). Every element carries the comment
-//! `<cid> <net>`. ADD is one `nft -f -` whose size depends only on the
-//! request; the kernel rejects a taken host socket atomically
-//! (`create element`, plus a create-then-delete probe of the other
-//! map/marker), and only then is the table read to name the holder.
+//! `<cid> <net>`. ADD (`nft_portmap_add`) is normally one `nft -f -` of
+//! element creations only, whose size depends only on the request; the
+//! kernel rejects a taken host socket atomically (`create element` of the
+//! mapping, `add element` of the `hold` marker with the holder kind), and
+//! only then is the table read to name the holder.
 
 use crate::exec::Batch;
-use crate::names::{nft_ident, sha512_hex};
-use crate::nft_guard::token;
+use crate::names::nft_ident;
 use crate::nft_json::{Table, list_table};
-use crate::{Error, Family, PortMapping, PortmapOpts, Result};
+use crate::{Error, Family, PortMapping, Result};
 use ipnet::IpNet;
 use std::collections::HashSet;
 
 pub(crate) const TABLE: &str = "ferrocni_hostport";
 /// Packet mark meaning "masquerade me" (the reference's default bit 13).
-const MARK: u32 = 0x2000;
+pub(crate) const MARK: u32 = 0x2000;
+/// Layout marker (an empty set): present exactly when the table has this
+/// layout, so ADD may take the element-only fast path.
+pub(crate) const LAYOUT: &str = "layout_v2";
+/// `hold4`/`hold6` values: the port is held for any host address, or by
+/// one or more specific-address holders.
+pub(crate) const HOLD_ANY: u32 = 1;
+pub(crate) const HOLD_SPEC: u32 = 2;
 
 fn t() -> String {
     format!("inet {TABLE}")
-}
-
-fn dummy(f: Family) -> &'static str {
-    match f {
-        Family::V4 => "0.0.0.0 . 0",
-        Family::V6 => ":: . 0",
-    }
 }
 
 fn nfproto(f: Family) -> &'static str {
@@ -72,7 +74,7 @@ pub(crate) fn scaffolding(b: &mut Batch) {
             "add map {t} hp{s}_any {{ type inet_proto . inet_service : {val} ; }}"
         ));
         b.line(format!(
-            "add set {t} spec{s} {{ type inet_proto . inet_service ; }}"
+            "add map {t} hold{s} {{ type inet_proto . inet_service : mark ; }}"
         ));
         b.line(format!(
             "add map {t} hair{s}_ip {{ type inet_proto . {a} . inet_service : verdict ; }}"
@@ -84,6 +86,7 @@ pub(crate) fn scaffolding(b: &mut Batch) {
             "add set {t} own{s} {{ type inet_proto . {a} . inet_service . ipv6_addr ; }}"
         ));
     }
+    b.line(format!("add set {t} {LAYOUT} {{ type mark ; }}"));
     let base = [
         ("prerouting", "prerouting", "dstnat"),
         ("output", "output", "-100"),
@@ -98,6 +101,11 @@ pub(crate) fn scaffolding(b: &mut Batch) {
     for name in ["prerouting", "output", "postrouting", "hostports"] {
         b.line(format!("flush chain {t} {name}"));
     }
+    base_rules(b, &t);
+}
+
+/// The base chains' rules (after their flush).
+fn base_rules(b: &mut Batch, t: &str) {
     for name in ["prerouting", "output"] {
         b.line(format!(
             "add rule {t} {name} fib daddr type local jump hostports"
@@ -123,67 +131,6 @@ pub(crate) fn scaffolding(b: &mut Batch) {
     ));
 }
 
-/// Per pod-subnet chain marking hairpin/localhost sources (rewritten).
-fn hair_chain(b: &mut Batch, ip: &IpNet, opts: &PortmapOpts) -> String {
-    let (t, f) = (t(), Family::of_net(ip));
-    let subnet = ip.trunc();
-    let hash = sha512_hex(&format!("{subnet} {}", opts.masq_all));
-    let chain = format!("hair-{}", &hash[..16]);
-    let mark = format!("meta mark set meta mark | {MARK:#x}");
-    b.line(format!("add chain {t} {chain}"));
-    b.line(format!("flush chain {t} {chain}"));
-    if opts.masq_all {
-        b.line(format!("add rule {t} {chain} {mark}"));
-        return chain;
-    }
-    b.line(format!(
-        "add rule {t} {chain} {} saddr {subnet} {mark}",
-        f.nft_proto()
-    ));
-    if f == Family::V4 {
-        b.line(format!("add rule {t} {chain} ip saddr 127.0.0.0/8 {mark}"));
-    }
-    chain
-}
-
-/// Element commands for one mapping towards one container address.
-fn mapping_ops(b: &mut Batch, ident: &str, ip: &IpNet, m: &PortMapping, hair: Option<&str>) {
-    let (t, f) = (t(), Family::of_net(ip));
-    let s = f.suffix();
-    let (p, port) = (m.protocol.as_str(), m.host_port);
-    let val = format!("{} . {}", ip.addr(), m.container_port);
-    let c = format!("comment \"{ident}\"");
-    let probe = |b: &mut Batch, set: &str, data: &str| {
-        b.line(format!("create element {t} {set} {{ {p} . {port}{data} }}"));
-        b.line(format!("delete element {t} {set} {{ {p} . {port} }}"));
-    };
-    let (hair_map, key) = match m.specific_host_ip() {
-        Some(h) => {
-            b.line(format!(
-                "create element {t} hp{s}_ip {{ {p} . {h} . {port} {c} : {val} }}"
-            ));
-            probe(b, &format!("hp{s}_any"), &format!(" : {}", dummy(f)));
-            b.line(format!("add element {t} spec{s} {{ {p} . {port} }}"));
-            (format!("hair{s}_ip"), format!("{p} . {h} . {port}"))
-        }
-        None => {
-            b.line(format!(
-                "create element {t} hp{s}_any {{ {p} . {port} {c} : {val} }}"
-            ));
-            probe(b, &format!("spec{s}"), "");
-            (format!("hair{s}_any"), format!("{p} . {port}"))
-        }
-    };
-    if let Some(chain) = hair {
-        b.line(format!(
-            "add element {t} {hair_map} {{ {key} {c} : jump {chain} }}"
-        ));
-    }
-    let tok = token(ident);
-    let guard = guard_key(f, m);
-    b.line(format!("add element {t} own{s} {{ {guard} . {tok} {c} }}"));
-}
-
 /// Key of a mapping in the guard set `own4`/`own6` (without the owner
 /// token): `proto . host address . port`, the unspecified address standing
 /// for "any host address".
@@ -196,97 +143,22 @@ pub(crate) fn guard_key(f: Family, m: &PortMapping) -> String {
     format!("{} . {host} . {}", m.protocol.as_str(), m.host_port)
 }
 
-/// The ADD batch (scaffolding + per-mapping element commands).
-pub(crate) fn add_batch(
-    net: &str,
-    cid: &str,
-    ips: &[IpNet],
-    maps: &[PortMapping],
-    opts: &PortmapOpts,
-) -> Batch {
-    let mut b = Batch::new();
-    scaffolding(&mut b);
-    let ident = nft_ident(&[cid, net]);
-    for ip in ips {
-        let hair = opts.snat.then(|| hair_chain(&mut b, ip, opts));
-        for m in maps.iter().filter(|m| m.applies_to(Family::of_net(ip))) {
-            mapping_ops(&mut b, &ident, ip, m, hair.as_deref());
-        }
-    }
-    b
-}
-
-pub(crate) fn add(
-    net: &str,
-    cid: &str,
-    ips: &[IpNet],
-    maps: &[PortMapping],
-    opts: &PortmapOpts,
-) -> Result<()> {
-    let batch = add_batch(net, cid, ips, maps, opts);
-    match batch.run(&["nft", "-f", "-"]) {
-        Err(e) if e.is_exists() => {
-            let table = list_table("inet", TABLE)?.unwrap_or_default();
-            let ident = nft_ident(&[cid, net]);
-            find_conflict(&table, &ident, ips, maps)?;
-            // Only our own (stale) elements or stale markers were in the way.
-            let mut retry = delete_ops(&table, &|c| c == ident, true);
-            retry.extend(&batch).run(&["nft", "-f", "-"])
-        }
-        other => other,
-    }
+/// `proto . port` of an `hp` key (`proto . host . port` or `proto . port`).
+pub(crate) fn port_key(key: &str) -> String {
+    let parts: Vec<&str> = key.split(" . ").collect();
+    format!("{} . {}", parts[0], parts.last().unwrap_or(&""))
 }
 
 /// Holder container id of an element comment (`<cid> <net>`).
-fn holder(comment: Option<&str>) -> String {
+pub(crate) fn holder(comment: Option<&str>) -> String {
     let c = comment.unwrap_or("?");
     c.split(' ').next().unwrap_or(c).to_string()
-}
-
-/// Names the first other container holding one of the requested sockets.
-fn find_conflict(table: &Table, ident: &str, ips: &[IpNet], maps: &[PortMapping]) -> Result<()> {
-    for ip in ips {
-        let f = Family::of_net(ip);
-        let s = f.suffix();
-        for m in maps.iter().filter(|m| m.applies_to(f)) {
-            let (p, port) = (m.protocol.as_str(), m.host_port.to_string());
-            let any_key = format!("{p} . {port}");
-            let spec = |k: &str| {
-                let parts: Vec<&str> = k.split(" . ").collect();
-                parts.len() == 3 && parts[0] == p && parts[2] == port
-            };
-            let hit = |k: &str| match m.specific_host_ip() {
-                Some(h) => k == format!("{p} . {h} . {port}"),
-                None => spec(k),
-            };
-            let held = table
-                .elems(&format!("hp{s}_ip"))
-                .iter()
-                .filter(|e| hit(&e.key));
-            let held = held.chain(
-                table
-                    .elems(&format!("hp{s}_any"))
-                    .iter()
-                    .filter(|e| e.key == any_key),
-            );
-            for e in held {
-                if e.comment.as_deref() != Some(ident) {
-                    return Err(Error::PortConflict {
-                        mapping: m.to_string(),
-                        holder: holder(e.comment.as_deref()),
-                        held: format!("{} -> {}", e.key, e.value.as_deref().unwrap_or("?")),
-                    });
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Delete commands for the elements whose comment satisfies `doomed`, plus
 /// markers left without any specific-IP holder (`all_markers`: also the
 /// stale markers of other containers).
-fn delete_ops(table: &Table, doomed: &dyn Fn(&str) -> bool, all_markers: bool) -> Batch {
+pub(crate) fn delete_ops(table: &Table, doomed: &dyn Fn(&str) -> bool, all_markers: bool) -> Batch {
     let t = t();
     let mut b = Batch::new();
     for f in Family::ALL {
@@ -306,9 +178,8 @@ fn delete_ops(table: &Table, doomed: &dyn Fn(&str) -> bool, all_markers: bool) -
                 if gone {
                     b.line(format!("delete element {t} {name} {{ {} }}", e.key));
                 }
-                if name.starts_with("hp") && name.ends_with("_ip") {
-                    let parts: Vec<&str> = e.key.split(" . ").collect();
-                    let pp = format!("{} . {}", parts[0], parts.last().unwrap_or(&""));
+                if name.starts_with("hp") {
+                    let pp = port_key(&e.key);
                     if gone {
                         freed.insert(pp)
                     } else {
@@ -317,10 +188,13 @@ fn delete_ops(table: &Table, doomed: &dyn Fn(&str) -> bool, all_markers: bool) -
                 }
             }
         }
-        for e in table.elems(&format!("spec{s}")) {
-            let stale = !kept.contains(&e.key) && (all_markers || freed.contains(&e.key));
-            if stale {
-                b.line(format!("delete element {t} spec{s} {{ {} }}", e.key));
+        // `spec` markers: the previous layout's (specific holders only).
+        for set in [format!("hold{s}"), format!("spec{s}")] {
+            for e in table.elems(&set) {
+                let stale = !kept.contains(&e.key) && (all_markers || freed.contains(&e.key));
+                if stale {
+                    b.line(format!("delete element {t} {set} {{ {} }}", e.key));
+                }
             }
         }
     }
@@ -381,7 +255,3 @@ pub(crate) fn check(net: &str, cid: &str, ips: &[IpNet], maps: &[PortMapping]) -
     }
     Ok(())
 }
-
-#[cfg(test)]
-#[path = "nft_portmap_tests.rs"]
-mod tests;

@@ -8,15 +8,17 @@
 //! delete element inet ferrocni_hostport own4 { tcp . 0.0.0.0 . 8080 . <token(cid net)> }   # guard
 //! delete element inet ferrocni_hostport hp4_any { tcp . 8080 }
 //! delete element inet ferrocni_hostport hair4_any { tcp . 8080 }
+//! delete element inet ferrocni_hostport hold4 { tcp . 8080 }
 //! ```
 //! `portmap_add` writes the guard element in the same transaction as the
 //! mapping, and every delete path removes both together, so the guard
 //! exists exactly while the mapping is this container's. A mapping now
 //! held by another container (or already gone) has no guard of ours: its
 //! guard delete fails, the group is dropped and the rest is run again.
-//! Specific-address markers (`spec4`/`spec6`) are shared by every holder of
-//! a port and are left in place; the next any-address ADD of that port,
-//! `portmap_del` and `portmap_gc` remove stale ones.
+//! An any-address mapping's `hold` marker (`0x1`) is its holder's alone
+//! and goes with it. Specific-address markers (`0x2`) are shared by every
+//! holder of a port and are left in place; the next any-address ADD of
+//! that port, `portmap_del` and `portmap_gc` remove stale ones.
 
 use crate::names::nft_ident;
 use crate::nft_guard::{Group, run, token};
@@ -49,6 +51,11 @@ pub(crate) fn groups(net: &str, cid: &str, ips: &[IpNet], maps: &[PortMapping]) 
             // options at ADD time) would block the next holder's ADD. Without
             // `snat` it is normally absent, which costs a second round.
             lines.push(format!("delete element {t} hair{s}_{kind} {{ {key} }}"));
+            // The any-address marker is this holder's alone; a specific
+            // marker is shared by every holder of the port and stays.
+            if kind == "any" {
+                lines.push(format!("delete element {t} hold{s} {{ {key} }}"));
+            }
             out.push(Group::new(guard, lines));
         }
     }
@@ -95,6 +102,7 @@ mod tests {
             vec![
                 format!("delete element {t} hp4_any {{ tcp . 8080 }}"),
                 format!("delete element {t} hair4_any {{ tcp . 8080 }}"),
+                format!("delete element {t} hold4 {{ tcp . 8080 }}"),
             ]
         );
         assert_eq!(
@@ -105,7 +113,7 @@ mod tests {
         let g = groups("n", "c", &v6, &[m, spec]);
         assert_eq!(g.len(), 1, "v4 host address does not apply to v6");
         assert!(g[0].guard.contains("own6 { tcp . :: . 8080 . "), "{g:?}");
-        assert_eq!(g[0].lines.len(), 2);
+        assert_eq!(g[0].lines.len(), 3);
         assert!(g[0].lines[1].contains("hair6_any"), "{g:?}");
     }
 }

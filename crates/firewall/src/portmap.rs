@@ -1,7 +1,9 @@
 //! Public port-mapping API (portmap plugin), dispatching to a backend.
 
 use crate::names::validate_token;
-use crate::{Backend, Error, Family, Result, ipt_portmap, nft_portmap, nft_portmap_known};
+use crate::{
+    Backend, Error, Family, Result, ipt_portmap, nft_portmap, nft_portmap_add, nft_portmap_known,
+};
 use ipnet::IpNet;
 use std::fmt;
 use std::net::IpAddr;
@@ -213,7 +215,7 @@ pub fn portmap_add(
     }
     let ips = one_per_family(container_ips);
     match backend {
-        Backend::Nftables => nft_portmap::add(net, cid, &ips, &maps, opts),
+        Backend::Nftables => nft_portmap_add::add(net, cid, &ips, &maps, opts),
         Backend::Iptables(f) => ipt_portmap::add(f, net, cid, &ips, &maps, opts),
     }
 }
