@@ -30,6 +30,7 @@ mod nft_guard;
 mod nft_json;
 mod nft_masq;
 mod nft_masq_add;
+mod nft_masq_fast;
 mod nft_masq_known;
 mod nft_portmap;
 mod nft_portmap_add;
@@ -45,6 +46,8 @@ pub use masq::{masq_add, masq_check, masq_del, masq_del_reference_iptables, masq
 pub use names::{
     dnat_comment, ipmasq_chain, nft_ident, portmap_dn_chain, reference_comment, validate_token,
 };
+pub use nfnl::{ChainAsk, legacy_nat_present, nft_chain_query};
+pub use nft_masq_fast::{MasqLayouts, masq_add_netlink, masq_layouts};
 pub use portmap::{
     PortMapping, PortmapOpts, Protocol, portmap_add, portmap_check, portmap_del, portmap_del_known,
     portmap_gc,

@@ -1,143 +1,106 @@
-//! Read-only nf_tables netlink queries, without starting a process: does
-//! a table, chain or set exist in this thread's network namespace? Used to
-//! look for iptables-nft chains cheaply and for the portmap layout marker.
+//! Read-only nf_tables netlink queries on netkit's netfilter netlink
+//! socket ([`netkit::nfnl`]), without starting a process: does a table,
+//! chain or set exist in this thread's network namespace, does a chain
+//! hold rules? Used to look for iptables-nft chains cheaply, for the
+//! portmap layout marker, and by the plugins ([`nft_chain_query`]).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
-const NFT_MSG_GETTABLE: u16 = 1;
-const NFT_MSG_GETCHAIN: u16 = 4;
-const NFT_MSG_GETSET: u16 = 10;
+use netkit::nfnl::{
+    self, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE, NFT_MSG_GETSET, NFT_MSG_GETTABLE, NLM_F_ACK,
+    NLM_F_DUMP, NLM_F_REQUEST, Socket,
+};
+
+use crate::Family;
+
+pub(crate) use netkit::nfnl::{NFPROTO_INET, NFPROTO_IPV4, NFPROTO_IPV6};
+
 const NFTA_TABLE_NAME: u16 = 1;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
+const NFTA_RULE_CHAIN: u16 = 2;
 const NFTA_SET_TABLE: u16 = 1;
 const NFTA_SET_NAME: u16 = 2;
-/// `nfgenmsg.nfgen_family` for `inet`.
-pub(crate) const NFPROTO_INET: u8 = 1;
-/// `nfgenmsg.nfgen_family` for `ip` and `ip6`.
-pub(crate) const NFPROTO_IPV4: u8 = 2;
-pub(crate) const NFPROTO_IPV6: u8 = 10;
 
-fn attr(buf: &mut Vec<u8>, kind: u16, s: &str) {
-    let len = 4 + s.len() + 1;
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(s.as_bytes());
-    buf.push(0);
-    buf.resize(buf.len().next_multiple_of(4), 0);
+/// What to ask nf_tables about a chain ([`nft_chain_query`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainAsk {
+    /// Does the chain exist (`NFT_MSG_GETCHAIN`)?
+    Exists,
+    /// Does it hold any rule (`NFT_MSG_GETRULE` dump filtered to it)?
+    HasRules,
 }
 
-/// A GET request (header, nfgenmsg, string attributes). The reply to
-/// `GET<object>` is `NEW<object>` (= `get - 1`).
-fn request(family: u8, get: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
-    let mut b = vec![0u8; 16];
-    b.extend_from_slice(&[family, 0, 0, 0]); // nfgenmsg: family, v0, res_id 0
+/// A GET request (header, nfgenmsg, string attributes).
+fn request(family: u8, get: u16, flags: u16, seq: u32, attrs: &[(u16, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
     for (kind, value) in attrs {
-        attr(&mut b, *kind, value);
+        nfnl::put_str(&mut body, *kind, value);
     }
-    let len = b.len() as u32;
-    let kind = (NFNL_SUBSYS_NFTABLES << 8) | get;
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
-    b[0..4].copy_from_slice(&len.to_ne_bytes());
-    b[4..6].copy_from_slice(&kind.to_ne_bytes());
-    b[6..8].copy_from_slice(&flags.to_ne_bytes());
-    b[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence number
-    b
+    nfnl::nft_message(get, flags, seq, family, &body)
 }
 
-/// Reads replies: `Some(true)` after the NEW message answering `get`,
-/// `Some(false)` on ENOENT.
-fn answer(msgs: &[u8], get: u16, found: &mut bool) -> Option<Option<bool>> {
-    let mut off = 0;
-    while off + 16 <= msgs.len() {
-        let len = u32::from_ne_bytes(msgs[off..off + 4].try_into().ok()?) as usize;
-        let kind = u16::from_ne_bytes(msgs[off + 4..off + 6].try_into().ok()?);
-        if len < 16 || off + len > msgs.len() {
-            return Some(None);
-        }
-        if kind == (NFNL_SUBSYS_NFTABLES << 8) | (get - 1) {
-            *found = true;
-        } else if kind == libc::NLMSG_ERROR as u16 && len >= 20 {
-            let err = i32::from_ne_bytes(msgs[off + 16..off + 20].try_into().ok()?);
-            return Some(match err {
-                0 => Some(*found),
-                e if e == -libc::ENOENT => Some(false),
-                _ => None,
-            });
-        }
-        off += len.next_multiple_of(4);
-    }
-    None
+/// Sends one GET: true when its answer (`NEW<object>` = get - 1) came,
+/// false on `ENOENT`.
+fn query(family: u8, get: u16, flags: u16, attrs: &[(u16, &str)]) -> io::Result<bool> {
+    let mut sock = Socket::open_with_timeout(Duration::from_secs(1))?;
+    let seq = sock.next_seq();
+    let req = request(family, get, flags, seq, attrs);
+    sock.exists(&req, seq, nfnl::nft_type(get - 1))
 }
+
+const GET: u16 = NLM_F_REQUEST | NLM_F_ACK;
 
 /// Whether the chain exists; `None` when netlink could not tell.
 pub(crate) fn chain_exists(family: u8, table: &str, chain: &str) -> Option<bool> {
     let attrs = [(NFTA_CHAIN_TABLE, table), (NFTA_CHAIN_NAME, chain)];
-    query(family, NFT_MSG_GETCHAIN, &attrs).ok().flatten()
+    query(family, NFT_MSG_GETCHAIN, GET, &attrs).ok()
 }
 
 /// Whether the set (or map) exists; `None` when netlink could not tell.
 pub(crate) fn set_exists(family: u8, table: &str, set: &str) -> Option<bool> {
     let attrs = [(NFTA_SET_TABLE, table), (NFTA_SET_NAME, set)];
-    query(family, NFT_MSG_GETSET, &attrs).ok().flatten()
+    query(family, NFT_MSG_GETSET, GET, &attrs).ok()
 }
 
 /// Whether the table exists; `None` when netlink could not tell.
 pub(crate) fn table_exists(family: u8, table: &str) -> Option<bool> {
-    query(family, NFT_MSG_GETTABLE, &[(NFTA_TABLE_NAME, table)])
-        .ok()
-        .flatten()
+    query(family, NFT_MSG_GETTABLE, GET, &[(NFTA_TABLE_NAME, table)]).ok()
 }
 
-fn query(family: u8, get: u16, attrs: &[(u16, &str)]) -> io::Result<Option<bool>> {
-    // SAFETY: plain socket(2); the fd is owned right away.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_NETFILTER,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
+/// The `nfgenmsg` family of the `ip` / `ip6` tables of `f`.
+fn nfproto(f: Family) -> u8 {
+    match f {
+        Family::V4 => NFPROTO_IPV4,
+        Family::V6 => NFPROTO_IPV6,
     }
-    // SAFETY: `raw` is a fresh, valid descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let tv = libc::timeval {
-        tv_sec: 1,
-        tv_usec: 0,
+}
+
+/// Answers `ask` about `chain` in table `ip`/`ip6` (per `family`) `table`
+/// (iptables-nft's tables) over netlink; a missing table is `false`.
+pub fn nft_chain_query(
+    ask: ChainAsk,
+    family: Family,
+    table: &str,
+    chain: &str,
+) -> io::Result<bool> {
+    let attrs = match ask {
+        ChainAsk::Exists => [(NFTA_CHAIN_TABLE, table), (NFTA_CHAIN_NAME, chain)],
+        ChainAsk::HasRules => [(NFTA_CHAIN_TABLE, table), (NFTA_RULE_CHAIN, chain)],
     };
-    // SAFETY: valid fd and a correctly sized timeval.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            size_of::<libc::timeval>() as libc::socklen_t,
-        )
+    let (get, flags) = match ask {
+        ChainAsk::Exists => (NFT_MSG_GETCHAIN, GET),
+        ChainAsk::HasRules => (NFT_MSG_GETRULE, NLM_F_REQUEST | NLM_F_DUMP),
     };
-    let req = request(family, get, attrs);
-    // SAFETY: the buffer is valid for its length; the kernel is the peer.
-    let sent = unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut found = false;
-    let mut buf = vec![0u8; 16384];
-    for _ in 0..8 {
-        // SAFETY: `buf` is valid for writes of its length.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if let Some(a) = answer(&buf[..n as usize], get, &mut found) {
-            return Ok(a);
-        }
-    }
-    Ok(None)
+    query(nfproto(family), get, flags, &attrs)
+}
+
+/// True when this netns has a legacy x_tables `nat` table (v4 or v6).
+pub fn legacy_nat_present() -> bool {
+    ["/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"]
+        .iter()
+        .any(|p| std::fs::read_to_string(p).is_ok_and(|s| s.lines().any(|l| l == "nat")))
 }
 
 #[cfg(test)]
@@ -145,46 +108,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_layout_and_answers() {
+    fn requests_name_table_and_chain() {
+        let attrs = [
+            (NFTA_CHAIN_TABLE, "nat"),
+            (NFTA_RULE_CHAIN, "CNI-HOSTPORT-DNAT"),
+        ];
+        let flags = NLM_F_REQUEST | NLM_F_DUMP;
+        let r = request(NFPROTO_IPV4, NFT_MSG_GETRULE, flags, 3, &attrs);
+        let msg = nfnl::messages(&r).next().unwrap();
+        assert_eq!((msg.kind, msg.flags), ((10 << 8) | 7, flags));
+        let rule_chain = nfnl::find(&msg.payload[4..], NFTA_RULE_CHAIN);
+        assert_eq!(rule_chain, Some(&b"CNI-HOSTPORT-DNAT\0"[..]));
         let attrs = [(NFTA_CHAIN_TABLE, "nat"), (NFTA_CHAIN_NAME, "CNI-x")];
-        let r = request(NFPROTO_IPV4, NFT_MSG_GETCHAIN, &attrs);
-        assert_eq!(r.len() % 4, 0);
-        assert_eq!(
-            u32::from_ne_bytes(r[0..4].try_into().unwrap()) as usize,
-            r.len()
+        let m = request(NFPROTO_IPV6, NFT_MSG_GETCHAIN, GET, 9, &attrs);
+        assert_eq!(m.len() % 4, 0);
+        let msg = nfnl::messages(&m).next().unwrap();
+        assert_eq!(msg.kind, (10 << 8) | 4);
+        assert_eq!(msg.payload[0], NFPROTO_IPV6);
+        let attrs = &msg.payload[4..];
+        assert_eq!(nfnl::find(attrs, NFTA_CHAIN_TABLE), Some(&b"nat\0"[..]));
+        assert_eq!(nfnl::find(attrs, NFTA_CHAIN_NAME), Some(&b"CNI-x\0"[..]));
+        let r = request(
+            NFPROTO_INET,
+            NFT_MSG_GETTABLE,
+            GET,
+            1,
+            &[(NFTA_TABLE_NAME, "t")],
         );
-        assert_eq!(r[16], NFPROTO_IPV4);
-        assert_eq!(&r[24..28], b"nat\0");
-        let mut err = vec![0u8; 36];
-        err[0..4].copy_from_slice(&36u32.to_ne_bytes());
-        err[4..6].copy_from_slice(&(libc::NLMSG_ERROR as u16).to_ne_bytes());
-        err[16..20].copy_from_slice(&(-libc::ENOENT).to_ne_bytes());
-        let mut found = false;
-        assert_eq!(
-            answer(&err, NFT_MSG_GETCHAIN, &mut found),
-            Some(Some(false))
-        );
-        err[16..20].copy_from_slice(&0i32.to_ne_bytes());
-        found = true;
-        assert_eq!(answer(&err, NFT_MSG_GETCHAIN, &mut found), Some(Some(true)));
-        err[16..20].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
-        assert_eq!(answer(&err, NFT_MSG_GETCHAIN, &mut found), Some(None));
-        assert_eq!(answer(&err[..8], NFT_MSG_GETCHAIN, &mut found), None);
-        // A NEWSET answers GETSET (and only GETSET), then the ACK.
-        let mut msgs = vec![0u8; 20];
-        msgs[0..4].copy_from_slice(&20u32.to_ne_bytes());
-        let newset = (NFNL_SUBSYS_NFTABLES << 8) | (NFT_MSG_GETSET - 1);
-        msgs[4..6].copy_from_slice(&newset.to_ne_bytes());
-        err[16..20].copy_from_slice(&0i32.to_ne_bytes());
-        msgs.extend_from_slice(&err);
-        let mut found = false;
-        assert_eq!(answer(&msgs, NFT_MSG_GETSET, &mut found), Some(Some(true)));
-        let mut found = false;
-        assert_eq!(
-            answer(&msgs, NFT_MSG_GETCHAIN, &mut found),
-            Some(Some(false))
-        );
-        let r = request(NFPROTO_INET, NFT_MSG_GETTABLE, &[(NFTA_TABLE_NAME, "t")]);
         assert_eq!(
             (r.len(), r[16], &r[24..26]),
             (28, NFPROTO_INET, &b"t\0"[..])

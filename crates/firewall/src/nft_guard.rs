@@ -28,10 +28,15 @@ const MAX_ROUNDS: usize = 4;
 /// The owner token of an nft identity comment, as an `ipv6_addr` literal
 /// (128 bits of sha512; the guard sets store it in an address field).
 pub(crate) fn token(ident: &str) -> String {
+    Ipv6Addr::from(token_bytes(ident)).to_string()
+}
+
+/// The owner token's 16 bytes (as written over netlink).
+pub(crate) fn token_bytes(ident: &str) -> [u8; 16] {
     let d = Sha512::digest(ident.as_bytes());
     let mut b = [0u8; 16];
     b.copy_from_slice(&d[..16]);
-    Ipv6Addr::from(b).to_string()
+    b
 }
 
 /// One guard command and the commands it protects.

@@ -6,9 +6,9 @@
 //! Modules: [`config`] (keys, validation), [`add`], [`del`], [`check`],
 //! [`status`], [`gc`] (the verbs), [`host`] / [`container`] / [`gateway`]
 //! (the kernel work of ADD), [`masq`] and [`spoofchk`] (netfilter), [`conntrack`]
-//! (DEL's flush of the pod's conntrack entries),
-//! [`nfnl`] (nf_tables netlink fast path and probes), [`result`] (the result and the decisions taken from IPAM), [`undo`]
-//! (rollback of a failed ADD), [`error`] (codes, in one place).
+//! (DEL's flush of the pod's conntrack entries), [`result`] (the result
+//! and the decisions taken from IPAM), [`undo`] (rollback of a failed
+//! ADD), [`error`] (codes, in one place).
 
 pub mod add;
 pub mod check;
@@ -21,7 +21,6 @@ pub mod gateway;
 pub mod gc;
 pub mod host;
 pub mod masq;
-pub mod nfnl;
 pub mod result;
 pub mod spoofchk;
 pub mod status;

@@ -2,26 +2,19 @@
 //! attachment (DEL without a record): its `CNI-DN-<hash>` chain.
 //!
 //! No process when there is nothing: iptables-nft chains are asked for over
-//! nf_tables netlink (`NFT_MSG_GETCHAIN` in table `nat` of `ip` and `ip6`),
+//! nf_tables netlink (fwkit's [`fwkit::nft_chain_query`]: `NFT_MSG_GETCHAIN`
+//! in table `nat` of `ip` and `ip6`),
 //! and legacy x_tables are only read when this netns has a legacy `nat`
 //! table (`/proc/net/ip{,6}_tables_names`). Only when the chain exists is
 //! `ip[6]tables-<flavor>-save -t nat` run, to learn the pod addresses (its
 //! DNAT targets, for conntrack).
 
-use std::io;
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
-use fwkit::Flavor;
+use fwkit::{Family, Flavor};
 
-use netkit::nfnl::{
-    self, NFPROTO_IPV4, NFPROTO_IPV6, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE, NLM_F_ACK, NLM_F_DUMP,
-    NLM_F_REQUEST, Socket,
-};
-
-const NFTA_RULE_CHAIN: u16 = 2;
-const NFTA_CHAIN_TABLE: u16 = 1;
-const NFTA_CHAIN_NAME: u16 = 3;
+pub use fwkit::ChainAsk as Ask;
 
 /// What the read-only look found of the reference's rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,52 +22,6 @@ pub struct ReferenceRules {
     pub flavor: Flavor,
     /// The pods' addresses in the chain's DNAT targets (for conntrack).
     pub pod_ips: Vec<IpAddr>,
-}
-
-/// What to ask nf_tables about a chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ask {
-    /// Does the chain exist (`NFT_MSG_GETCHAIN`)?
-    Exists,
-    /// Does it hold any rule (`NFT_MSG_GETRULE` dump filtered to it)?
-    HasRules,
-}
-
-/// The request for `ask` about `table`/`chain` in `family`.
-pub fn request(ask: Ask, family: u8, seq: u32, table: &str, chain: &str) -> Vec<u8> {
-    let (msg, name_attr, flags) = match ask {
-        Ask::Exists => (NFT_MSG_GETCHAIN, NFTA_CHAIN_NAME, NLM_F_REQUEST | NLM_F_ACK),
-        Ask::HasRules => (NFT_MSG_GETRULE, NFTA_RULE_CHAIN, NLM_F_REQUEST | NLM_F_DUMP),
-    };
-    let mut body = Vec::new();
-    nfnl::put_str(&mut body, NFTA_CHAIN_TABLE, table);
-    nfnl::put_str(&mut body, name_attr, chain);
-    nfnl::nft_message(msg, flags, seq, family, &body)
-}
-
-/// Answers `ask` for `chain` in `table` of `family` (missing table: no).
-pub fn query(
-    sock: &mut Socket,
-    ask: Ask,
-    family: u8,
-    table: &str,
-    chain: &str,
-) -> io::Result<bool> {
-    let seq = sock.next_seq();
-    let req = request(ask, family, seq, table, chain);
-    // The answer to GET<object> is NEW<object> (= get - 1).
-    let hit = match ask {
-        Ask::Exists => nfnl::nft_type(NFT_MSG_GETCHAIN - 1),
-        Ask::HasRules => nfnl::nft_type(NFT_MSG_GETRULE - 1),
-    };
-    sock.exists(&req, seq, hit)
-}
-
-/// True when this netns has a legacy x_tables `nat` table (v4 or v6).
-pub(crate) fn legacy_nat_present() -> bool {
-    ["/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"]
-        .iter()
-        .any(|p| std::fs::read_to_string(p).is_ok_and(|s| s.lines().any(|l| l == "nat")))
 }
 
 fn save_nat(prog: &str) -> Option<String> {
@@ -93,9 +40,9 @@ fn save_nat(prog: &str) -> Option<String> {
 /// rules, for [`Ask::HasRules`]), each with its program name: nf_tables is
 /// asked first (no process when there is nothing).
 pub fn saves_holding(chain: &str, ask: Ask) -> Vec<(&'static str, String)> {
-    let nft = Socket::open().and_then(|mut s| {
-        let v4 = query(&mut s, ask, NFPROTO_IPV4, "nat", chain)?;
-        Ok((v4, query(&mut s, ask, NFPROTO_IPV6, "nat", chain)?))
+    let nft = fwkit::nft_chain_query(ask, Family::V4, "nat", chain).and_then(|v4| {
+        let v6 = fwkit::nft_chain_query(ask, Family::V6, "nat", chain)?;
+        Ok((v4, v6))
     });
     let mut progs: Vec<&'static str> = Vec::new();
     match nft {
@@ -106,7 +53,7 @@ pub fn saves_holding(chain: &str, ask: Ask) -> Vec<(&'static str, String)> {
         // Cannot ask nf_tables: read what the system's iptables shows.
         Err(_) => progs.push("iptables-save"),
     }
-    if legacy_nat_present() {
+    if fwkit::legacy_nat_present() {
         progs.extend(["iptables-legacy-save", "ip6tables-legacy-save"]);
     }
     progs
@@ -178,25 +125,6 @@ fn dest_ip(d: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn getchain_names_table_and_chain() {
-        let r = request(Ask::HasRules, NFPROTO_IPV4, 3, "nat", "CNI-HOSTPORT-DNAT");
-        let msg = nfnl::messages(&r).next().unwrap();
-        assert_eq!(
-            (msg.kind, msg.flags),
-            ((10 << 8) | 7, NLM_F_REQUEST | NLM_F_DUMP)
-        );
-        let rule_chain = nfnl::find(&msg.payload[4..], NFTA_RULE_CHAIN);
-        assert_eq!(rule_chain, Some(&b"CNI-HOSTPORT-DNAT\0"[..]));
-        let m = request(Ask::Exists, NFPROTO_IPV6, 9, "nat", "CNI-DN-x");
-        let msg = nfnl::messages(&m).next().unwrap();
-        assert_eq!(msg.kind, (10 << 8) | 4);
-        assert_eq!(msg.payload[0], NFPROTO_IPV6);
-        let attrs = &msg.payload[4..];
-        assert_eq!(nfnl::find(attrs, NFTA_CHAIN_TABLE), Some(&b"nat\0"[..]));
-        assert_eq!(nfnl::find(attrs, NFTA_CHAIN_NAME), Some(&b"CNI-DN-x\0"[..]));
-    }
 
     #[test]
     fn finds_the_reference_chain_and_its_pods() {
