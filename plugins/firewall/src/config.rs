@@ -4,12 +4,17 @@
 //! SPEC (reference `firewall`): `backend` (`iptables` | `firewalld`),
 //! `iptablesAdminChainName` (default `CNI-ADMIN`), `firewalldZone`,
 //! `ingressPolicy` (`open` default | `same-bridge` | `isolated`).
-//! Ours: `backend: "nftables"` (the default) and `allow` rules.
+//! Ours: `backend: "nftables"` (the default), `allow` rules and
+//! `recordDir` (where the iptables backend keeps per-attachment records).
 
 use crate::error::{FwError, Result};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Where per-attachment records live unless `recordDir` says otherwise.
+pub const DEFAULT_RECORD_DIR: &str = "/var/lib/cni/ferrocni/firewall";
 
 /// Which netfilter layout to program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +84,8 @@ pub struct FwConf {
     pub admin_chain: String,
     pub policy: Policy,
     pub allow: Vec<Allow>,
+    /// Root of the per-attachment records (iptables backend only).
+    pub record_dir: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +105,8 @@ struct Raw {
     policy: Option<String>,
     #[serde(default)]
     allow: Option<Vec<RawAllow>>,
+    #[serde(rename = "recordDir", default)]
+    record_dir: Option<String>,
 }
 
 /// Decodes (code 6 on wrong types) and validates (code 7/2) the config.
@@ -147,12 +156,26 @@ fn validate(raw: Raw) -> Result<FwConf> {
             "allow rules need backend \"nftables\" (the reference iptables layout has none)".into(),
         ));
     }
+    let record_dir = record_dir(raw.record_dir.as_deref())?;
     Ok(FwConf {
         backend,
         admin_chain,
         policy,
         allow,
+        record_dir,
     })
+}
+
+/// `recordDir`: an absolute path (default [`DEFAULT_RECORD_DIR`]).
+fn record_dir(raw: Option<&str>) -> Result<PathBuf> {
+    let dir = PathBuf::from(raw.filter(|d| !d.is_empty()).unwrap_or(DEFAULT_RECORD_DIR));
+    if !dir.is_absolute() {
+        return Err(FwError::Config(format!(
+            "recordDir {:?} is invalid: must be an absolute path",
+            dir.display().to_string()
+        )));
+    }
+    Ok(dir)
 }
 
 /// iptables chain names: 1–28 characters, no whitespace or quotes, not

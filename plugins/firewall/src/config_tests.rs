@@ -18,6 +18,9 @@ fn defaults_match_reference() {
     assert_eq!(c.admin_chain, "CNI-ADMIN");
     assert_eq!(c.policy, Policy::Open);
     assert!(c.allow.is_empty());
+    assert_eq!(c.record_dir, std::path::Path::new(DEFAULT_RECORD_DIR));
+    let c = conf(json!({"recordDir": "/tmp/fw"})).unwrap();
+    assert_eq!(c.record_dir, std::path::Path::new("/tmp/fw"));
     let c = conf(
         json!({"backend": "iptables", "iptablesAdminChainName": "MY-ADMIN",
                         "ingressPolicy": "isolated", "firewalldZone": "trusted"}),
@@ -107,6 +110,8 @@ fn bad_cases() -> Vec<(serde_json::Value, &'static str, u32)> {
         (json!({"allow": [{"ports": []}]}), "from", 6),
         (json!({"allow": {"from": "x"}}), "allow", 6),
         (json!({"ingressPolicy": 3}), "ingressPolicy", 6),
+        (json!({"recordDir": "rel/dir"}), "recordDir", 7),
+        (json!({"recordDir": 5}), "recordDir", 6),
     ]
 }
 

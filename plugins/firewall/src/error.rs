@@ -24,6 +24,17 @@ pub enum FwError {
     /// CHECK found a rule or element missing (code 107).
     #[error("check failed: {0}")]
     Missing(String),
+    /// A per-attachment record could not be read or written (code 102).
+    #[error("attachment record {path}: {op}: {source}")]
+    Record {
+        path: String,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A per-attachment record exists but cannot be understood (code 102).
+    #[error("attachment record {path}: {msg}")]
+    RecordCorrupt { path: String, msg: String },
     /// The lock serialising firewall updates could not be taken.
     #[error("firewall lock {path}: {source}")]
     Lock {
@@ -49,6 +60,7 @@ impl From<FwError> for CniError {
             FwError::Exec { .. } | FwError::Parse(_) => code::FIREWALL,
             FwError::Missing(_) => code::CHECK_FAILED,
             FwError::Lock { .. } => code::INTERNAL,
+            FwError::Record { .. } | FwError::RecordCorrupt { .. } => code::STORAGE,
         };
         CniError::new(c, e.to_string())
     }
@@ -66,5 +78,10 @@ mod tests {
         assert_eq!(c(FwError::Missing("x".into())), 107);
         assert_eq!(c(FwError::Kit(fwkit::Error::Unavailable("n".into()))), 50);
         assert_eq!(c(FwError::Parse("x".into())), 104);
+        let corrupt = FwError::RecordCorrupt {
+            path: "p".into(),
+            msg: "m".into(),
+        };
+        assert_eq!(c(corrupt), 102);
     }
 }

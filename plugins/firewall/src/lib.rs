@@ -12,10 +12,12 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod ipt;
+pub mod iptmode;
 pub mod iptsave;
 pub mod nft;
 pub mod nftjson;
 pub mod ops;
+pub mod record;
 
 use attach::Attachment;
 use cni::{CniError, CniResult, Plugin, Request};

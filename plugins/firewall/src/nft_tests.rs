@@ -21,6 +21,7 @@ fn conf(policy: Policy, allow: Vec<Allow>) -> FwConf {
         admin_chain: "CNI-ADMIN".into(),
         policy,
         allow,
+        record_dir: crate::config::DEFAULT_RECORD_DIR.into(),
     }
 }
 

@@ -5,8 +5,8 @@ use crate::attach::Attachment;
 use crate::config::{BackendChoice, FwConf, Policy};
 use crate::error::{FwError, Result};
 use crate::exec::{lock, read};
-use crate::{compat, ipt, iptsave, nft};
-use fwkit::{Backend, Family};
+use crate::{compat, iptmode, nft};
+use fwkit::Backend;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
@@ -40,19 +40,7 @@ pub fn add(att: &Attachment, conf: &FwConf) -> Result<()> {
             let targets = compat::drop_targets_from_listing(&listing)?;
             compat::add_accepts(&targets, &conf.admin_chain, &att.ips)
         }
-        BackendChoice::Iptables => {
-            let flavor = fwkit::detect_iptables_flavor();
-            for fam in Family::ALL {
-                let ips = ipt::of_family(&att.ips, fam);
-                if ips.is_empty() {
-                    continue;
-                }
-                let f = iptsave::load(flavor, fam)?;
-                let lines = ipt::add_lines(&f, &conf.admin_chain, &ips, iso);
-                ipt::apply(flavor, fam, &lines)?;
-            }
-            Ok(())
-        }
+        BackendChoice::Iptables => iptmode::add(att, conf, iso),
     }
 }
 
@@ -80,8 +68,9 @@ fn check_port_isolation(port: &str) -> Result<()> {
     }
 }
 
-/// DEL: by container id on nftables (prevResult not needed); by the
-/// prevResult addresses on iptables, like the reference.
+/// DEL: by container id on nftables (prevResult not needed); on iptables
+/// by the prevResult addresses (like the reference) and the attachment's
+/// record (see [`iptmode::del`]).
 pub fn del(att: &Attachment, conf: &FwConf) -> Result<()> {
     let _guard = lock()?;
     match conf.backend {
@@ -96,18 +85,7 @@ pub fn del(att: &Attachment, conf: &FwConf) -> Result<()> {
             }
             compat::del_accepts(&ips)
         }
-        BackendChoice::Iptables => {
-            let flavor = fwkit::detect_iptables_flavor();
-            for fam in Family::ALL {
-                let ips = ipt::of_family(&att.ips, fam);
-                if ips.is_empty() {
-                    continue;
-                }
-                let f = iptsave::load(flavor, fam)?;
-                ipt::apply(flavor, fam, &ipt::del_lines(&f, &ips))?;
-            }
-            Ok(())
-        }
+        BackendChoice::Iptables => iptmode::del(att, conf),
     }
 }
 
@@ -122,31 +100,16 @@ pub fn check(att: &Attachment, conf: &FwConf) -> Result<()> {
             }
             compat::check_accepts(&conf.admin_chain, &att.ips)
         }
-        BackendChoice::Iptables => {
-            let flavor = fwkit::detect_iptables_flavor();
-            for fam in Family::ALL {
-                let ips = ipt::of_family(&att.ips, fam);
-                if ips.is_empty() {
-                    continue;
-                }
-                let f = iptsave::load(flavor, fam)?;
-                for (chain, spec) in ipt::expected(&conf.admin_chain, &ips, iso) {
-                    if !f.has(chain, &spec) {
-                        return Err(FwError::Missing(format!("-A {chain} {spec}")));
-                    }
-                }
-            }
-            Ok(())
-        }
+        BackendChoice::Iptables => iptmode::check(att, conf, iso),
     }
 }
 
-/// GC (nftables): removes the elements of `net` whose attachment is not in
-/// `valid`. The iptables layout carries no container ids, so there is
-/// nothing it could attribute (as in the reference).
+/// GC: removes the elements of `net` whose attachment is not in `valid`
+/// (nftables: by their comments; iptables: by the attachment records).
 pub fn gc(net: &str, valid: &[(String, String)], conf: &FwConf) -> Result<()> {
     if conf.backend == BackendChoice::Iptables {
-        return Ok(());
+        let _guard = lock()?;
+        return iptmode::gc(net, valid, conf);
     }
     let keep: HashSet<String> = valid
         .iter()

@@ -32,6 +32,12 @@ pub fn bridge_bin() -> String {
     format!("{REF_DIR}/bridge")
 }
 
+/// Where the iptables backend's records go unless a test says otherwise
+/// (never the node's default directory).
+pub fn records_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("ferrocni-fwtest-records-{}", std::process::id()))
+}
+
 /// A fresh container id.
 pub fn new_id(tag: &str) -> String {
     format!(
@@ -154,7 +160,8 @@ impl Net {
 
     /// The firewall config with `prev` as prevResult (or none).
     pub fn fw_conf(&self, prev: Option<&Value>) -> Value {
-        let mut c = json!({"cniVersion": "1.0.0", "name": self.name, "type": "firewall"});
+        let mut c = json!({"cniVersion": "1.0.0", "name": self.name, "type": "firewall",
+                           "recordDir": records_dir()});
         for (k, v) in self.fw.as_object().into_iter().flatten() {
             c[k] = v.clone();
         }
