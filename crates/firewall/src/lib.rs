@@ -13,6 +13,11 @@
 //!   `iptables-restore --noflush` per family.
 //!
 //! Every call runs in the caller's network namespace.
+//!
+//! Shared with the plugins: [`nft_json`] (parsing `nft -j` output), the
+//! nf_tables netlink queries ([`nft_chain_query`]) and the ipMasq netlink
+//! fast path ([`masq_add_netlink`], [`masq_layouts`]), all on netkit's
+//! [`netkit::nfnl`].
 
 mod backend;
 mod error;
@@ -27,7 +32,7 @@ mod masq;
 mod names;
 mod nfnl;
 mod nft_guard;
-mod nft_json;
+pub mod nft_json;
 mod nft_masq;
 mod nft_masq_add;
 mod nft_masq_fast;

@@ -1,6 +1,8 @@
-//! The small part of `nft -j list table …` output fwkit needs: set/map
-//! elements (key, value and comment in nft text syntax, so they can be fed
-//! back into `delete element`), chains, and rule handles with comments.
+//! The small part of `nft -j list …` output fwkit and the plugins need:
+//! set/map elements (key, value and comment in nft text syntax, so they
+//! can be fed back into `delete element`), chains, and rule handles with
+//! comments ([`parse_table`]); chains with their hooks and policies
+//! ([`chains`]). Errors are [`Error::Parse`] with `what` = `nft -j output`.
 
 use crate::exec::read;
 use crate::{Error, Result};
@@ -8,15 +10,16 @@ use serde_json::Value;
 
 /// One set or map element.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Elem {
+pub struct Elem {
     pub key: String,
+    /// Map value (`goto <chain>`, `10.0.0.2 . 80`), `None` for sets.
     pub value: Option<String>,
     pub comment: Option<String>,
 }
 
 /// One rule: its chain, handle and comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Rule {
+pub struct Rule {
     pub chain: String,
     pub handle: u64,
     pub comment: Option<String>,
@@ -24,7 +27,7 @@ pub(crate) struct Rule {
 
 /// A listed table.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Table {
+pub struct Table {
     pub sets: Vec<(String, Vec<Elem>)>,
     pub chains: Vec<String>,
     pub rules: Vec<Rule>,
@@ -38,6 +41,11 @@ impl Table {
             .find(|(n, _)| n == name)
             .map(|(_, e)| e.as_slice())
             .unwrap_or(&[])
+    }
+
+    /// Whether the table has chain `name`.
+    pub fn has_chain(&self, name: &str) -> bool {
+        self.chains.iter().any(|c| c == name)
     }
 }
 
@@ -57,14 +65,19 @@ fn perr(detail: impl Into<String>) -> Error {
     }
 }
 
+/// The items of the top-level `nftables` array.
+fn items(text: &str) -> Result<Vec<Value>> {
+    let mut v: Value = serde_json::from_str(text).map_err(|e| perr(e.to_string()))?;
+    match v.get_mut("nftables").map(Value::take) {
+        Some(Value::Array(a)) => Ok(a),
+        _ => Err(perr("no nftables array")),
+    }
+}
+
 /// Parses the JSON of `nft -j list table`.
-pub(crate) fn parse_table(text: &str) -> Result<Table> {
-    let v: Value = serde_json::from_str(text).map_err(|e| perr(e.to_string()))?;
-    let items = v["nftables"]
-        .as_array()
-        .ok_or_else(|| perr("no nftables array"))?;
+pub fn parse_table(text: &str) -> Result<Table> {
     let mut t = Table::default();
-    for item in items {
+    for item in &items(text)? {
         if let Some(s) = item.get("set").or_else(|| item.get("map")) {
             let name = s["name"].as_str().unwrap_or_default().to_string();
             let elems = s["elem"]
@@ -83,6 +96,35 @@ pub(crate) fn parse_table(text: &str) -> Result<Table> {
         }
     }
     Ok(t)
+}
+
+/// One chain of `nft -j list chains`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainInfo {
+    pub family: String,
+    pub table: String,
+    pub name: String,
+    /// Base chains only: the hook and the policy.
+    pub hook: Option<String>,
+    pub policy: Option<String>,
+}
+
+/// Parses the JSON of `nft -j list chains`.
+pub fn chains(text: &str) -> Result<Vec<ChainInfo>> {
+    let mut out = Vec::new();
+    for item in items(text)? {
+        let Some(c) = item.get("chain") else { continue };
+        let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+        let o = |k: &str| c[k].as_str().map(str::to_string);
+        out.push(ChainInfo {
+            family: s("family"),
+            table: s("table"),
+            name: s("name"),
+            hook: o("hook"),
+            policy: o("policy"),
+        });
+    }
+    Ok(out)
 }
 
 /// A set element is `key` or `{"elem": {...}}`; a map element is `[key, value]`.
@@ -165,5 +207,20 @@ mod tests {
         assert_eq!(t.rules[0].handle, 12);
         assert_eq!(t.rules[0].comment.as_deref(), Some("hello"));
         assert!(parse_table("not json").is_err());
+        assert!(parse_table("[]").is_err());
+        assert!(t.has_chain("c1") && !t.has_chain("c2"));
+    }
+
+    #[test]
+    fn lists_chains() {
+        let text = r#"{"nftables": [
+ {"chain": {"family": "ip", "table": "filter", "name": "FORWARD", "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}},
+ {"chain": {"family": "ip6", "table": "filter", "name": "FORWARD", "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+ {"chain": {"family": "ip", "table": "filter", "name": "CNI-FORWARD"}}]}"#;
+        let c = chains(text).unwrap();
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0].policy.as_deref(), Some("drop"));
+        assert_eq!(c[1].family, "ip6");
+        assert_eq!(c[2].hook, None);
     }
 }
