@@ -289,6 +289,13 @@ fn runtime_cleanup(
             chain::del(node, net, pod)
         }
     };
+    if pod.ip.is_none() {
+        // killed mid-ADD: the address host-local handed out, if any
+        pod.ip = probe::reservations(net)
+            .into_iter()
+            .find(|(_, owner)| owner.contains(&pod.id))
+            .map(|(ip, _)| ip.to_string());
+    }
     let mode = rng.below(4);
     let what = ["netns gone, DEL", "DEL", "DEL, DEL", "DEL, netns gone, DEL"][mode];
     c.scenario

@@ -90,7 +90,7 @@ impl Net {
                 "runtimeConfig": {"portMappings": [
                     {"hostPort": host_port, "containerPort": POD_PORT, "protocol": "tcp"},
                     {"hostPort": host_port, "containerPort": POD_PORT, "protocol": "udp"}]}}),
-            _ => json!({"type": "firewall"}),
+            _ => json!({"type": "firewall", "recordDir": self.dir.path().join("firewall")}),
         }
     }
 

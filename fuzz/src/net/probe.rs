@@ -73,13 +73,25 @@ pub fn pod_leftovers(node: &Node, net: &Net, id: &str, ip: Option<&str>) -> Vec<
             leaks.push(format!("conntrack entry of {ip} (of {id}): {}", l.trim()));
         }
     }
-    if std::fs::read_dir(net.record_dir().join(&net.name))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.file_name().to_string_lossy().contains(id))
-    {
-        leaks.push(format!("portmap record of {id} left"));
+    for (what, dir) in [
+        ("portmap", net.record_dir()),
+        ("firewall", net.dir.path().join("firewall")),
+    ] {
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else if e.file_name().to_string_lossy().contains(id)
+                    || std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(id))
+                {
+                    leaks.push(format!(
+                        "{what} record of {id} left: {}",
+                        e.path().display()
+                    ));
+                }
+            }
+        }
     }
     leaks
 }
