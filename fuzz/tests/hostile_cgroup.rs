@@ -186,7 +186,6 @@ fn a_knob_outside_the_policy_allowlist_is_refused() {
 /// Annotation values reach the hook's messages (container name, keys): a
 /// newline in them must not forge lines on stderr or in the log file.
 #[test]
-#[ignore = "BUG cgroup-hook: in warn mode (and -v info lines) a container name with a newline (io.kubernetes.cri.container-name) forges extra lines on stderr and in --log; the reject path flattens it, Reporter::emit does not; un-ignore when fixed"]
 fn annotation_text_cannot_forge_log_lines() {
     let (s, _) = tree("cgn");
     fs::write(

@@ -50,7 +50,6 @@ fn fixed_regressions_stay_fixed() {
 }
 
 #[test]
-#[ignore = "open bugs found by fuzzing (cgroup-hook: hook::run / parse_key / requests::build errors embed raw CR/LF from annotation keys and the container name; the binary flattens them on the reject path but warn mode forges log lines, see hostile_cgroup.rs); see fuzz/regressions-open/*/*.txt"]
 fn open_fuzz_findings_are_fixed() {
     let (n, bad) = replay("regressions-open");
     assert!(n > 0, "no open inputs");

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::knob::Knob;
+use crate::text::Esc;
 
 /// Our annotation domain.
 pub const DOMAIN: &str = "ferrocni.dev";
@@ -92,8 +93,8 @@ fn unknown_knob(stem: &str) -> String {
     let names = Knob::ALL.iter().map(|k| k.file()).chain(["class", "mode"]);
     let best = names.map(|n| (levenshtein(stem, n), n)).min();
     match best {
-        Some((d, n)) if d <= 3 => format!("unknown knob {stem}; did you mean {n}?"),
-        _ => format!("unknown knob {stem}"),
+        Some((d, n)) if d <= 3 => format!("unknown knob {}; did you mean {n}?", Esc(stem)),
+        _ => format!("unknown knob {}", Esc(stem)),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::hook::{self, Opts};
 use crate::policy::{self, Policy};
 use crate::quantity;
 use crate::report;
+use crate::text::Esc;
 
 const USAGE: &str = "\
 usage: cgroup-hook [hook] [--policy FILE] [--dry-run] [-v] [--log FILE]   < OCI state JSON
@@ -47,8 +48,7 @@ pub fn main(argv: &[String]) -> i32 {
     match run(argv) {
         Ok(code) => code,
         Err(e) => {
-            let line = e.to_string().replace('\n', " ");
-            let _ = writeln!(std::io::stderr(), "cgroup-hook: {line}");
+            let _ = writeln!(std::io::stderr(), "cgroup-hook: {}", Esc(&e));
             if matches!(e, Error::Usage(_)) { 2 } else { 1 }
         }
     }
@@ -230,21 +230,19 @@ fn validate(a: &Args) -> Result<i32> {
             .iter()
             .map(|r| format!("{}={}", r.knob.file(), r.value.describe()))
             .collect();
-        report.push_str(&format!(
-            "{name}: {}\n",
-            if set.is_empty() {
-                "no limits".into()
-            } else {
-                set.join(" ")
-            }
-        ));
+        let set = if set.is_empty() {
+            "no limits".into()
+        } else {
+            set.join(" ")
+        };
+        report.push_str(&format!("{}\n", Esc(format_args!("{name}: {set}"))));
     }
     if problems.is_empty() {
         out(&report);
         return Ok(0);
     }
     for p in &problems {
-        let _ = writeln!(std::io::stderr(), "cgroup-hook: {p}");
+        let _ = writeln!(std::io::stderr(), "cgroup-hook: {}", Esc(p));
     }
     Ok(1)
 }

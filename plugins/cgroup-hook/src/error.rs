@@ -1,8 +1,11 @@
 //! Typed errors. [`ValueError`] describes a bad annotation/policy value (it
 //! never names the key: callers add that context); [`Error`] is everything the
-//! binary can report, each rendered as one line.
+//! binary can report, each rendered as one line: [`Error`]'s `Display`
+//! escapes control characters in everything it embeds ([`Esc`]).
 
 use std::path::PathBuf;
+
+use crate::text::Esc;
 
 /// A value that does not parse or is not allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,22 +42,22 @@ pub enum ValueError {
 /// Everything that can go wrong in the binary.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
+    #[error("{}", Esc(.0))]
     Usage(String),
-    #[error("invalid container state on stdin: {0}")]
+    #[error("invalid container state on stdin: {}", Esc(.0))]
     State(String),
-    #[error("{path}: {source}")]
+    #[error("{}: {}", Esc(.path.display()), Esc(.source))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("policy {path}: {msg}")]
+    #[error("policy {}: {}", Esc(.path.display()), Esc(.msg))]
     Policy { path: PathBuf, msg: String },
-    #[error("{0}")]
+    #[error("{}", Esc(.0))]
     Cgroup(String),
     /// A rejected annotation or class value, already fully described.
-    #[error("{0}")]
+    #[error("{}", Esc(.0))]
     Rejected(String),
 }
 

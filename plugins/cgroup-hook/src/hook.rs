@@ -50,14 +50,15 @@ pub struct Reporter<'a> {
 
 impl Reporter<'_> {
     fn emit(&self, level: &str, msg: &str, to_stderr: bool) {
-        let line = format!(
+        // the one path to stderr and --log: outside text cannot end the line
+        let line = crate::text::line(&format!(
             "cgroup-hook: {level}{}{msg}",
             if self.ctx.is_empty() {
                 String::new()
             } else {
                 format!("{}: ", self.ctx)
             }
-        );
+        ));
         if to_stderr {
             let _ = writeln!(std::io::stderr(), "{line}");
         }

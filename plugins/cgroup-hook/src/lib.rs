@@ -22,3 +22,4 @@ pub mod requests;
 pub mod state;
 #[cfg(test)]
 pub mod testfs;
+pub mod text;

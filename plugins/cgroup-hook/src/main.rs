@@ -5,7 +5,7 @@ fn main() {
     std::panic::set_hook(Box::new(|info| {
         eprintln!(
             "cgroup-hook: internal error: {}",
-            info.to_string().replace('\n', " ")
+            cgroup_hook::text::Esc(info)
         );
     }));
     let argv: Vec<String> = std::env::args_os()

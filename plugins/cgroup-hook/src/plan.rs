@@ -11,6 +11,7 @@ use crate::cpuset::CpuSet;
 use crate::iodev::Resolver;
 use crate::knob::{Knob, Value};
 use crate::quantity::Limit;
+use crate::text::Esc;
 
 /// Where a wanted value comes from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,9 +31,14 @@ impl Source {
     /// `annotation K="V"` or `class NAME (via KEY) knob="V"`.
     pub fn describe(&self, knob: Knob) -> String {
         match self {
-            Source::Annotation { key, raw } => format!("annotation {key}={raw:?}"),
+            Source::Annotation { key, raw } => format!("annotation {}={raw:?}", Esc(key)),
             Source::Class { class, via, raw } => {
-                format!("class {class} ({via}) {}={raw:?}", knob.file())
+                format!(
+                    "class {} ({}) {}={raw:?}",
+                    Esc(class),
+                    Esc(via),
+                    knob.file()
+                )
             }
         }
     }
@@ -60,7 +66,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn line(&self) -> String {
-        format!("{}: {}", self.source.describe(self.knob), self.reason)
+        format!("{}: {}", self.source.describe(self.knob), Esc(&self.reason))
     }
 }
 
@@ -182,8 +188,9 @@ pub fn plan(reqs: &[Request], fs: &dyn CgroupFiles, r: &Resolver, tighten_only: 
         match plan_one(req, fs, r, tighten_only) {
             Ok(Ok(w)) => p.writes.push(w),
             Ok(Err(why)) if req.source.is_class() => p.notes.push(format!(
-                "skipped {}: the cgroup is already tighter ({why})",
-                req.source.describe(req.knob)
+                "skipped {}: the cgroup is already tighter ({})",
+                req.source.describe(req.knob),
+                Esc(why)
             )),
             Ok(Err(why)) => p.problems.push(problem(why)),
             Err(e) => p.problems.push(problem(e)),

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::hook::{Opts, locate_pid};
 use crate::locate;
 use crate::quantity::human_bytes;
+use crate::text::Esc;
 
 fn mount_point(opts: &Opts) -> std::result::Result<(PathBuf, bool), String> {
     if let Some(r) = &opts.cgroup_root {
@@ -254,7 +255,7 @@ pub fn table(s: &Json) -> String {
     rows.push(("frozen".into(), s["frozen"].to_string()));
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     rows.iter()
-        .map(|(k, v)| format!("{k:<w$}  {v}\n"))
+        .map(|(k, v)| format!("{}\n", Esc(format_args!("{k:<w$}  {v}"))))
         .collect()
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::annotations::{self, Applied, DOMAIN, Selection, levenshtein};
 use crate::plan::{Request, Source};
 use crate::policy::{Mode, Policy};
+use crate::text::Esc;
 
 /// Requests for one container, with everything wrong with them.
 #[derive(Debug, Default)]
@@ -28,10 +29,10 @@ fn unknown_class(name: &str, policy: &Policy) -> String {
         .map(|n| (levenshtein(name, n), n))
         .min();
     match best {
-        Some((d, n)) if d <= 3 => format!("unknown class {name:?}; did you mean {n}?"),
+        Some((d, n)) if d <= 3 => format!("unknown class {name:?}; did you mean {}?", Esc(n)),
         Some(_) => format!(
             "unknown class {name:?} (node classes: {})",
-            policy.class_names().collect::<Vec<_>>().join(", ")
+            Esc(policy.class_names().collect::<Vec<_>>().join(", "))
         ),
         None => format!("unknown class {name:?}: the node policy defines no classes"),
     }
@@ -52,7 +53,7 @@ pub fn build(
     };
     for (a, e) in key_errors {
         b.problems
-            .push(format!("annotation {}={:?}: {e}", a.key, a.value));
+            .push(format!("annotation {}={:?}: {e}", Esc(&a.key), a.value));
     }
     if let Some(m) = &sel.mode {
         apply_mode(&mut b, m, node_mode);
@@ -91,7 +92,7 @@ fn apply_mode(b: &mut Built, m: &Applied, node_mode: Mode) {
         )),
         (v, _) => b.problems.push(format!(
             "annotation {}={v:?}: expected enforce or dry-run",
-            m.key
+            Esc(&m.key)
         )),
     }
 }
@@ -101,7 +102,7 @@ fn add_class(b: &mut Built, sel: &Selection, c: &Applied, policy: &Policy) {
     let Some(knobs) = policy.classes.get(c.value.trim()) else {
         b.problems.push(format!(
             "annotation {}={:?}: {}",
-            c.key,
+            Esc(&c.key),
             c.value,
             unknown_class(c.value.trim(), policy)
         ));

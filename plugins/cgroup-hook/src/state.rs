@@ -10,6 +10,7 @@ use serde_json::Value as Json;
 
 use crate::annotations;
 use crate::error::{Error, Result};
+use crate::text::Esc;
 
 /// What the hook knows about the container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,11 +142,11 @@ impl Container {
     pub fn context(&self) -> String {
         let mut parts = Vec::new();
         if let Some(p) = self.pod() {
-            parts.push(format!("pod {p}"));
+            parts.push(format!("pod {}", Esc(p)));
         }
         match (self.name(), self.id.is_empty()) {
-            (Some(n), _) => parts.push(format!("container {n}")),
-            (None, false) => parts.push(format!("container {}", self.id)),
+            (Some(n), _) => parts.push(format!("container {}", Esc(n))),
+            (None, false) => parts.push(format!("container {}", Esc(&self.id))),
             (None, true) => {}
         }
         parts.join(" ")
