@@ -6,8 +6,15 @@
 //! `containerId`, `config` (the list bytes, base64 like Go's `[]byte`),
 //! `ifName`, `networkName`, `netns`, `cniArgs` (`[[k, v], ...]`),
 //! `capabilityArgs`, `result`; the last four omitted when empty.
+//!
+//! A name longer than NAME_MAX (ids have no length limit) is replaced by
+//! `ferrocni-sha256-<hex of the libcni name>`; entries are matched by
+//! content when listed, so GC still finds them. Entries are never read or
+//! written through a symlink: the temporary file has a random name, is
+//! created `O_EXCL|O_NOFOLLOW` and renamed into place.
 
-use std::io::Write;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +27,10 @@ use crate::error::CliError;
 pub const KIND: &str = "cniCacheV1";
 /// libcni's default cache directory.
 pub const DEFAULT_DIR: &str = "/var/lib/cni";
+/// Linux NAME_MAX.
+const NAME_MAX: usize = 255;
+/// Entries larger than this are not ours (a real one is a few KiB).
+const MAX_ENTRY: u64 = 16 << 20;
 
 /// One cached attachment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,8 +60,46 @@ pub struct Entry {
 
 /// The cache file of one attachment.
 pub fn path(dir: &Path, net: &str, container_id: &str, ifname: &str) -> PathBuf {
-    dir.join("results")
-        .join(format!("{net}-{container_id}-{ifname}"))
+    let name = format!("{net}-{container_id}-{ifname}");
+    if name.len() <= NAME_MAX {
+        return dir.join("results").join(name);
+    }
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(name.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    dir.join("results").join(format!("ferrocni-sha256-{hex}"))
+}
+
+/// Creates a fresh temporary file next to `file`: a random name, created
+/// `O_EXCL|O_NOFOLLOW` (never through a planted file or symlink), retried
+/// when the name is taken.
+fn create_tmp(results: &Path, file: &Path) -> Result<(PathBuf, std::fs::File), CliError> {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
+    let mut cut = name.len().min(200);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut last = None;
+    for _ in 0..16 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let tmp = results.join(format!(".{}.{:016x}.tmp", &name[..cut], h.finish()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
+            Err(e) => return Err(cache_err(&tmp, e)),
+        }
+    }
+    let (tmp, e) = last.expect("at least one attempt");
+    Err(cache_err(&tmp, e))
 }
 
 fn cache_err(path: &Path, msg: impl std::fmt::Display) -> CliError {
@@ -75,16 +124,11 @@ pub fn write(dir: &Path, entry: &Entry) -> Result<PathBuf, CliError> {
         .create(&results)
         .map_err(|e| cache_err(&results, e))?;
     let bytes = serde_json::to_vec(entry).map_err(|e| cache_err(&file, e))?;
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
-    let tmp = results.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| cache_err(&tmp, e))?;
-    f.write_all(&bytes).map_err(|e| cache_err(&tmp, e))?;
+    let (tmp, mut f) = create_tmp(&results, &file)?;
+    if let Err(e) = f.write_all(&bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(cache_err(&tmp, e));
+    }
     drop(f);
     std::fs::rename(&tmp, &file).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -96,16 +140,40 @@ pub fn write(dir: &Path, entry: &Entry) -> Result<PathBuf, CliError> {
 /// Reads an entry: `Ok(None)` when there is none (like libcni, a missing
 /// file is not an error); an unreadable or foreign file is an error.
 pub fn read(file: &Path) -> Result<Option<Entry>, CliError> {
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(cache_err(file, e)),
+    let Some(bytes) = read_bytes(file)? else {
+        return Ok(None);
     };
     match serde_json::from_slice::<Entry>(&bytes) {
         Ok(entry) if entry.kind == KIND => Ok(Some(entry)),
         Ok(entry) => Err(cache_err(file, format!("wrong kind {:?}", entry.kind))),
         Err(e) => legacy(&bytes).map(Some).ok_or_else(|| cache_err(file, e)),
     }
+}
+
+/// The file's bytes, never through a symlink nor from anything but a
+/// regular file (a FIFO does not block).
+fn read_bytes(file: &Path) -> Result<Option<Vec<u8>>, CliError> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(file);
+    let f = match f {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(cache_err(file, e)),
+    };
+    let meta = f.metadata().map_err(|e| cache_err(file, e))?;
+    if !meta.is_file() {
+        return Err(cache_err(file, "not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_ENTRY + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cache_err(file, e))?;
+    if bytes.len() as u64 > MAX_ENTRY {
+        return Err(cache_err(file, format!("larger than {MAX_ENTRY} bytes")));
+    }
+    Ok(Some(bytes))
 }
 
 /// libcni's pre-`cniCacheV1` format: the file is the bare result. Returned
@@ -214,103 +282,5 @@ mod b64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn base64_matches_the_standard_vectors() {
-        for (plain, enc) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(b64::encode(plain.as_bytes()), enc);
-            assert_eq!(b64::decode(enc).unwrap(), plain.as_bytes());
-        }
-        let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(b64::decode(&b64::encode(&all)).unwrap(), all);
-        assert!(b64::decode("Zm9v!").is_err());
-    }
-
-    fn entry() -> Entry {
-        Entry {
-            kind: KIND.into(),
-            container_id: "c1".into(),
-            config: br#"{"name":"n"}"#.to_vec(),
-            if_name: "eth0".into(),
-            network_name: "n".into(),
-            netns: "/run/netns/x".into(),
-            cni_args: vec![["K".into(), "V".into()]],
-            capability_args: json!({"portMappings":[]}).as_object().unwrap().clone(),
-            result: Some(json!({"cniVersion":"1.0.0"})),
-        }
-    }
-
-    #[test]
-    fn field_names_are_libcnis() {
-        let v = serde_json::to_value(entry()).unwrap();
-        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        keys.sort();
-        assert_eq!(
-            keys,
-            [
-                "capabilityArgs",
-                "cniArgs",
-                "config",
-                "containerId",
-                "ifName",
-                "kind",
-                "netns",
-                "networkName",
-                "result"
-            ]
-        );
-        assert_eq!(v["config"], "eyJuYW1lIjoibiJ9");
-        assert_eq!(v["cniArgs"], json!([["K", "V"]]));
-        let bare = Entry {
-            netns: String::new(),
-            cni_args: vec![],
-            capability_args: Map::new(),
-            result: None,
-            ..entry()
-        };
-        let v = serde_json::to_value(bare).unwrap();
-        assert_eq!(v.as_object().unwrap().len(), 5, "{v}");
-    }
-
-    #[test]
-    fn write_read_list_remove() {
-        let dir = std::env::temp_dir().join(format!("ferrocni-cache-{}", std::process::id()));
-        let file = write(&dir, &entry()).unwrap();
-        assert_eq!(file, dir.join("results/n-c1-eth0"));
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(read(&file).unwrap(), Some(entry()));
-        std::fs::write(dir.join("results/junk"), "nope").unwrap();
-        assert_eq!(list(&dir, "n").unwrap(), vec![entry()]);
-        assert!(list(&dir, "other").unwrap().is_empty());
-        std::fs::write(&file, r#"{"cniVersion":"0.4.0","ips":[]}"#).unwrap();
-        let old = read(&file).unwrap().unwrap();
-        assert_eq!(
-            (
-                old.kind.as_str(),
-                old.result.unwrap()["cniVersion"].as_str()
-            ),
-            ("", Some("0.4.0"))
-        );
-        assert!(
-            list(&dir, "n").unwrap().is_empty(),
-            "legacy entries are not attachments"
-        );
-        std::fs::write(&file, r#"{"kind":"cniCacheV9"}"#).unwrap();
-        assert!(read(&file).is_err());
-        remove(&file).unwrap();
-        remove(&file).unwrap();
-        assert_eq!(read(&file).unwrap(), None);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+#[path = "cache_tests.rs"]
+mod tests;

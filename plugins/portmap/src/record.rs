@@ -4,7 +4,12 @@
 //!
 //! Layout: `<recordDir>/<network>/<containerID>:<ifname>`. Neither a
 //! container id nor an interface name can contain `:` (nor `/`), so the
-//! name is unambiguous and cannot leave the directory. Files are created
+//! name is unambiguous and cannot leave the directory. When that name would
+//! be longer than [`MAX_PLAIN`] bytes (the spec puts no limit on ids) the
+//! file is `h-<sha256 hex of "<containerID>:<ifname>">` instead; the record
+//! holds the full id and ifname either way, so GC matches it by content.
+//! A plain name too long for the new scheme but within NAME_MAX (written by
+//! older builds) is still read and removed. Files are created
 //! `0600` through a temporary name and `rename`, opened with `O_NOFOLLOW`;
 //! directories are never symlinks (checked after creation).
 
@@ -23,6 +28,11 @@ use crate::mapping::Mapping;
 
 /// Records larger than this are corrupt (a real one is well under 4 KiB).
 const MAX_RECORD: u64 = 256 << 10;
+/// Longest `<containerID>:<ifname>` used as a file name; longer ones are
+/// hashed (leaves room for the temporary name's prefix and suffix).
+pub const MAX_PLAIN: usize = 200;
+/// Linux NAME_MAX: longer plain names were never created by any build.
+const NAME_MAX: usize = 255;
 const FORMAT: u32 = 1;
 
 /// What ADD set up for one attachment.
@@ -96,7 +106,15 @@ impl Store {
 
     /// The file of one attachment.
     pub fn path(&self, network: &str, cid: &str, ifname: &str) -> PathBuf {
-        self.net_dir(network).join(format!("{cid}:{ifname}"))
+        self.net_dir(network).join(file_name(cid, ifname))
+    }
+
+    /// Where an older build may have put the record: the plain name when
+    /// it is hashed now but fits NAME_MAX.
+    fn legacy_path(&self, network: &str, cid: &str, ifname: &str) -> Option<PathBuf> {
+        let plain = format!("{cid}:{ifname}");
+        (plain.len() > MAX_PLAIN && plain.len() <= NAME_MAX)
+            .then(|| self.net_dir(network).join(plain))
     }
 
     /// Writes (or replaces) the record atomically.
@@ -104,13 +122,9 @@ impl Store {
         let dir = self.net_dir(&rec.network);
         ensure_dir(&self.root)?;
         ensure_dir(&dir)?;
-        let path = self.path(&rec.network, &rec.container_id, &rec.ifname);
-        let tmp = dir.join(format!(
-            ".{}:{}.tmp{}",
-            rec.container_id,
-            rec.ifname,
-            std::process::id()
-        ));
+        let name = file_name(&rec.container_id, &rec.ifname);
+        let path = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
         let body = serde_json::to_vec(rec).map_err(|e| PortmapError::RecordCorrupt {
             path: path.clone(),
             msg: e.to_string(),
@@ -128,7 +142,11 @@ impl Store {
         fs::rename(&tmp, &path).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             rec_err(&path, "rename")(e)
-        })
+        })?;
+        if let Some(old) = self.legacy_path(&rec.network, &rec.container_id, &rec.ifname) {
+            remove_file(&old)?;
+        }
+        Ok(())
     }
 
     /// Reads one attachment's record; `None` when there is none.
@@ -138,15 +156,28 @@ impl Store {
         cid: &str,
         ifname: &str,
     ) -> Result<Option<Record>, PortmapError> {
-        read_file(&self.path(network, cid, ifname))
+        let legacy = self.legacy_path(network, cid, ifname);
+        for path in std::iter::once(self.path(network, cid, ifname)).chain(legacy) {
+            if let Some(rec) = read_file(&path)? {
+                if rec.container_id != cid || rec.ifname != ifname || rec.network != network {
+                    return Err(PortmapError::RecordCorrupt {
+                        path,
+                        msg: format!("holds {}:{}", rec.container_id, rec.ifname),
+                    });
+                }
+                return Ok(Some(rec));
+            }
+        }
+        Ok(None)
     }
 
-    /// Removes one attachment's record; a missing record is fine.
+    /// Removes one attachment's record (under either name); a missing
+    /// record, or a name too long to exist, is fine.
     pub fn remove(&self, network: &str, cid: &str, ifname: &str) -> Result<(), PortmapError> {
-        let path = self.path(network, cid, ifname);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(rec_err(&path, "remove")(e)),
-            _ => Ok(()),
+        remove_file(&self.path(network, cid, ifname))?;
+        match self.legacy_path(network, cid, ifname) {
+            Some(old) => remove_file(&old),
+            None => Ok(()),
         }
     }
 
@@ -169,6 +200,31 @@ impl Store {
         }
         (recs, errs)
     }
+}
+
+/// The file name of one attachment's record (see the module comment).
+pub fn file_name(cid: &str, ifname: &str) -> String {
+    let plain = format!("{cid}:{ifname}");
+    if plain.len() <= MAX_PLAIN {
+        return plain;
+    }
+    let hex: String = sha256(plain.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("h-{hex}")
+}
+
+fn remove_file(path: &Path) -> Result<(), PortmapError> {
+    match fs::remove_file(path) {
+        Err(e) if !gone(&e) => Err(rec_err(path, "remove")(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Missing, or a name too long to exist (a long network name).
+fn gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENAMETOOLONG)
 }
 
 fn dir_entries(dir: &Path) -> Result<Vec<String>, PortmapError> {
@@ -217,7 +273,7 @@ fn read_file(path: &Path) -> Result<Option<Record>, PortmapError> {
         .open(path);
     let f = match f {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if gone(&e) => return Ok(None),
         Err(e) => return Err(rec_err(path, "open")(e)),
     };
     let meta = f.metadata().map_err(rec_err(path, "stat"))?;
@@ -243,6 +299,80 @@ fn read_file(path: &Path) -> Result<Option<Record>, PortmapError> {
         return Err(corrupt(format!("unknown format {}", rec.format)));
     }
     Ok(Some(rec))
+}
+
+const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// SHA-256 (FIPS 180-4), self-contained: record names must stay stable.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in msg.chunks(64) {
+        compress(&mut h, block);
+    }
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_mut(4).zip(h) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
+fn compress(h: &mut [u32; 8], block: &[u8]) {
+    let mut w = [0u32; 64];
+    for (i, c) in block.chunks(4).enumerate() {
+        w[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    for i in 16..64 {
+        let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+        let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16]
+            .wrapping_add(s0)
+            .wrapping_add(w[i - 7])
+            .wrapping_add(s1);
+    }
+    let mut v = *h;
+    for (k, wi) in K.iter().zip(w) {
+        let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
+        let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
+        let t1 = v[7]
+            .wrapping_add(s1)
+            .wrapping_add(ch)
+            .wrapping_add(*k)
+            .wrapping_add(wi);
+        let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
+        let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+        let t2 = s0.wrapping_add(maj);
+        v = [
+            t1.wrapping_add(t2),
+            v[0],
+            v[1],
+            v[2],
+            v[3].wrapping_add(t1),
+            v[4],
+            v[5],
+            v[6],
+        ];
+    }
+    for (a, b) in h.iter_mut().zip(v) {
+        *a = a.wrapping_add(b);
+    }
 }
 
 #[cfg(test)]

@@ -79,3 +79,78 @@ fn corrupt_records_are_errors_not_panics() {
     let (ok, errs) = st.list("net1");
     assert_eq!((ok.len(), errs.len()), (0, 1));
 }
+
+#[test]
+fn sha256_matches_the_standard_vectors() {
+    let hex = |d: &[u8]| {
+        sha256(d)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        hex(b""),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    assert_eq!(
+        hex(b"abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(
+        hex(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+    );
+}
+
+#[test]
+fn long_ids_get_hashed_names_and_round_trip() {
+    let d = tempfile::tempdir().unwrap();
+    let st = Store::new(d.path());
+    let fits = "a".repeat(MAX_PLAIN - ":eth0".len());
+    assert_eq!(file_name(&fits, "eth0"), format!("{fits}:eth0"));
+    for len in [MAX_PLAIN, 300, 5000] {
+        let cid = "b".repeat(len);
+        let name = file_name(&cid, "eth0");
+        assert!(name.starts_with("h-") && name.len() == 66, "{name}");
+        assert_eq!(st.read("net1", &cid, "eth0").unwrap(), None);
+        st.write(&rec(&cid)).unwrap();
+        assert!(d.path().join("net1").join(&name).is_file());
+        assert_eq!(st.read("net1", &cid, "eth0").unwrap(), Some(rec(&cid)));
+        let (all, errs) = st.list("net1");
+        assert_eq!((all, errs.len()), (vec![rec(&cid)], 0));
+        st.remove("net1", &cid, "eth0").unwrap();
+        st.remove("net1", &cid, "eth0").unwrap();
+        assert_eq!(fs::read_dir(d.path().join("net1")).unwrap().count(), 0);
+    }
+    // A record under another attachment's name is not that attachment's.
+    st.write(&rec("c1")).unwrap();
+    let cid = "b".repeat(300);
+    fs::rename(st.path("net1", "c1", "eth0"), st.path("net1", &cid, "eth0")).unwrap();
+    assert!(st.read("net1", &cid, "eth0").is_err());
+}
+
+#[test]
+fn plain_names_of_older_builds_are_still_found() {
+    let d = tempfile::tempdir().unwrap();
+    let st = Store::new(d.path());
+    let cid = "c".repeat(240);
+    st.write(&rec("x")).unwrap();
+    let old = d.path().join("net1").join(format!("{cid}:eth0"));
+    fs::rename(st.path("net1", "x", "eth0"), &old).unwrap();
+    let mut r = rec("x");
+    r.container_id = cid.clone();
+    fs::write(&old, serde_json::to_vec(&r).unwrap()).unwrap();
+    assert_eq!(st.read("net1", &cid, "eth0").unwrap(), Some(r.clone()));
+    st.write(&r).unwrap();
+    assert!(
+        !old.exists(),
+        "rewriting moves the record to the hashed name"
+    );
+    assert_eq!(st.read("net1", &cid, "eth0").unwrap(), Some(r.clone()));
+    fs::rename(st.path("net1", &cid, "eth0"), &old).unwrap();
+    st.remove("net1", &cid, "eth0").unwrap();
+    assert!(!old.exists());
+    let long_net = "n".repeat(300);
+    assert_eq!(st.read(&long_net, "c1", "eth0").unwrap(), None);
+    st.remove(&long_net, "c1", "eth0").unwrap();
+}
