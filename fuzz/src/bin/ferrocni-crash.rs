@@ -298,8 +298,14 @@ fn runtime_cleanup(
     }
     let mode = rng.below(4);
     let what = ["netns gone, DEL", "DEL", "DEL, DEL", "DEL, netns gone, DEL"][mode];
-    c.scenario
-        .push_str(&format!("landed {}; {what}", pod.result.is_none()));
+    c.scenario.push_str(&format!(
+        "ADD {}; {what}",
+        if pod.result.is_some() {
+            "completed"
+        } else {
+            "cut short"
+        }
+    ));
     if mode == 0 {
         pod.ns.take();
         c.del_after_netns_gone += 1;
