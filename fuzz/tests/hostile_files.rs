@@ -91,7 +91,6 @@ fn host_local_never_follows_planted_reservation_symlinks() {
 }
 
 #[test]
-#[ignore = "BUG host-local: last_reserved_ip.<n> is written through a planted symlink (the target gets the address); un-ignore when fixed"]
 fn host_local_never_follows_a_planted_cursor_symlink() {
     let (before, after) = plant_and_run("hu", &[("last_reserved_ip.0", "last")]);
     assert_eq!(
@@ -101,14 +100,12 @@ fn host_local_never_follows_a_planted_cursor_symlink() {
 }
 
 #[test]
-#[ignore = "BUG host-local: a symlinked .ferrocni-index is followed: the stamp is written into the target directory and every other file there is DELETED as a damaged bucket; un-ignore when fixed"]
 fn host_local_never_follows_a_planted_index_dir_symlink() {
     let (before, after) = plant_and_run("hx", &[(".ferrocni-index", "dir")]);
     assert_eq!(after, before, "host-local used a symlinked index directory");
 }
 
 #[test]
-#[ignore = "BUG host-local: <dataDir>/<net>/lock is opened with O_CREAT and without O_NOFOLLOW, so a planted symlink makes it create the target; un-ignore when fixed"]
 fn host_local_never_follows_a_planted_lock_symlink() {
     let (before, after) = plant_and_run("hk", &[("lock", "created-through-lock")]);
     assert_eq!(after, before, "host-local followed the lock symlink");

@@ -8,11 +8,17 @@ use crate::error::{HostLocalError, Result};
 
 /// SPEC (reference dns.go): `nameserver`, `domain`, `search`, `options`
 /// lines; `#`/`;` comments and short lines are skipped.
+/// Only a regular file is read (a symlink to one is fine, as on systemd
+/// hosts), at most [`MAX_RESOLV_CONF`] bytes: a device or FIFO would never end
+/// or block ADD for ever.
 pub fn parse_resolv_conf(path: &Path) -> Result<Dns> {
-    let text = std::fs::read_to_string(path)
+    let b = crate::safefs::read_bounded(path, MAX_RESOLV_CONF, true)
         .map_err(|e| HostLocalError::Config(format!("resolvConf {}: {e}", path.display())))?;
-    Ok(parse(&text))
+    Ok(parse(&String::from_utf8_lossy(&b)))
 }
+
+/// The largest resolv.conf read (glibc's resolver uses far less of it).
+pub const MAX_RESOLV_CONF: u64 = 64 * 1024;
 
 /// Parses resolv.conf text.
 pub fn parse(text: &str) -> Dns {
@@ -56,6 +62,18 @@ mod tests {
     #[test]
     fn missing_file_is_a_config_error() {
         let e = parse_resolv_conf(Path::new("/nonexistent/resolv.conf")).unwrap_err();
+        assert_eq!(cni::CniError::from(e).code, 7);
+    }
+
+    #[test]
+    fn special_and_huge_files_are_config_errors() {
+        let e = parse_resolv_conf(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("/dev/zero"), "{e}");
+        assert_eq!(cni::CniError::from(e).code, 7);
+        let d = tempfile::tempdir().unwrap();
+        let big = d.path().join("big");
+        std::fs::write(&big, "#".repeat(MAX_RESOLV_CONF as usize + 1)).unwrap();
+        let e = parse_resolv_conf(&big).unwrap_err();
         assert_eq!(cni::CniError::from(e).code, 7);
     }
 }

@@ -18,7 +18,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::boot;
 use crate::error::{HostLocalError, Result};
@@ -26,6 +26,7 @@ pub use crate::index_format::Marker;
 use crate::index_format::{
     BUCKETS, Stamp, bucket_name, bucket_of, bucket_text, parse_bucket, parse_stamp, stamp_text,
 };
+use crate::safefs;
 use crate::store::{Key, NetDir, Owner, write_file};
 
 /// The index directory's name inside `<dataDir>/<name>/`.
@@ -33,6 +34,33 @@ pub const INDEX_DIR: &str = ".ferrocni-index";
 const STAMP: &str = "stamp";
 /// Boot label of reservations found on disk that predate the current boot.
 pub const BEFORE_BOOT: &str = "before-boot";
+
+/// Largest index file we read; a larger one is damaged and rebuilt.
+const MAX_INDEX_FILE: u64 = 64 << 20;
+
+/// Reads one of our index files: never through a symlink, bounded.
+fn read_text(p: &Path) -> std::io::Result<String> {
+    let b = safefs::read_bounded(p, MAX_INDEX_FILE, false)?;
+    String::from_utf8(b).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
+}
+
+/// The index directory of the network directory `net`, created if missing.
+/// Never follows a symlink: a symlink or other non-directory planted there
+/// is unlinked (the entry itself; a symlink's target is never touched) and
+/// the directory is created in its place. Callers hold the network lock.
+pub fn ensure_dir(net: &Path) -> Result<PathBuf> {
+    let dir = net.join(INDEX_DIR);
+    let d = &dir;
+    let err = |what| move |e| HostLocalError::storage(d, what, e);
+    match fs::symlink_metadata(&dir) {
+        Ok(m) if m.is_dir() => return Ok(dir),
+        Ok(_) => fs::remove_file(&dir).map_err(err("remove non-directory index"))?,
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(err("stat index directory")(e)),
+    }
+    fs::create_dir(&dir).map_err(err("create index directory"))?;
+    Ok(dir)
+}
 
 /// The index of a locked network directory.
 #[derive(Debug)]
@@ -55,14 +83,8 @@ impl<'a> Index<'a> {
     /// Opens the index, rebuilding it when it is missing, stale, damaged or
     /// written in another boot.
     pub fn open(nd: &'a NetDir, boot: String) -> Result<Index<'a>> {
-        let dir = nd.dir.join(INDEX_DIR);
-        match fs::create_dir(&dir) {
-            Err(e) if e.kind() != ErrorKind::AlreadyExists => {
-                return Err(HostLocalError::storage(&dir, "create index directory", e));
-            }
-            _ => {}
-        }
-        let stamp = fs::read_to_string(dir.join(STAMP))
+        let dir = ensure_dir(&nd.dir)?;
+        let stamp = read_text(&dir.join(STAMP))
             .ok()
             .and_then(|t| parse_stamp(&t));
         let md = fs::metadata(&nd.dir).map_err(|e| HostLocalError::storage(&nd.dir, "stat", e))?;
@@ -135,7 +157,7 @@ impl<'a> Index<'a> {
         };
         let before = ips
             .iter()
-            .all(|ip| fs::metadata(self.nd.ip_path(*ip)).is_ok_and(|m| m.ctime() < bt));
+            .all(|ip| fs::symlink_metadata(self.nd.ip_path(*ip)).is_ok_and(|m| m.ctime() < bt));
         if before {
             BEFORE_BOOT.into()
         } else {
@@ -150,12 +172,12 @@ impl<'a> Index<'a> {
             .map_err(|e| HostLocalError::storage(&self.dir, "read index directory", e))?;
         for entry in rd.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == STAMP {
+            if name == STAMP || entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
             let b = (0..BUCKETS).find(|b| bucket_name(*b) == name);
             let parsed = b.and_then(|b| {
-                let text = fs::read_to_string(entry.path()).ok()?;
+                let text = read_text(&entry.path()).ok()?;
                 Some((b, parse_bucket(&text, b)?))
             });
             match parsed {
@@ -190,7 +212,7 @@ impl<'a> Index<'a> {
     /// Bucket `b`, read on first use; `None` when the file is damaged.
     fn load(&mut self, b: usize) -> Result<Option<&mut Vec<Marker>>> {
         if !self.buckets.contains_key(&b) {
-            let v = match fs::read_to_string(self.dir.join(bucket_name(b))) {
+            let v = match read_text(&self.dir.join(bucket_name(b))) {
                 Ok(t) => parse_bucket(&t, b),
                 Err(e) if e.kind() == ErrorKind::NotFound => Some(Vec::new()),
                 Err(_) => None,

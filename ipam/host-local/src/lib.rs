@@ -11,6 +11,7 @@ pub mod index_format;
 pub mod mtime;
 pub mod ops;
 pub mod range;
+pub mod safefs;
 pub mod store;
 
 use cni::{CniError, CniResult, Plugin, Request};

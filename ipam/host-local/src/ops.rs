@@ -276,17 +276,7 @@ pub fn status(req: &Request) -> Result<()> {
 
 /// Whether files can be created in `dir` (read-only mounts, permissions).
 fn writable(dir: &std::path::Path) -> Result<()> {
-    let idx_dir = dir.join(crate::index::INDEX_DIR);
-    match std::fs::create_dir(&idx_dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-            return Err(HostLocalError::storage(
-                &idx_dir,
-                "create index directory",
-                e,
-            ));
-        }
-        _ => {}
-    }
+    let idx_dir = crate::index::ensure_dir(dir)?;
     let probe = idx_dir.join("status-probe");
     write_file(&probe, "")?;
     std::fs::remove_file(&probe).map_err(|e| HostLocalError::storage(&probe, "remove", e))

@@ -11,10 +11,13 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{HostLocalError, Result};
+use crate::safefs;
 
 /// SPEC (reference disk backend): line break between id and ifname.
 pub const LINE_BREAK: &str = "\r\n";
 const LAST_IP_PREFIX: &str = "last_reserved_ip.";
+/// Largest reservation file we read (`id\r\nifname` is far smaller).
+const MAX_RESERVATION: u64 = 64 * 1024;
 
 /// Who holds a reservation. `ifname` is empty for id-only (legacy) files.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,14 +80,7 @@ impl NetDir {
             .create(dir)
             .map_err(|e| HostLocalError::storage(dir, "create directory", e))?;
         let lock_path = dir.join("lock");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(&lock_path)
-            .map_err(|e| HostLocalError::storage(&lock_path, "open lock file", e))?;
+        let lock = open_lock(dir, &lock_path)?;
         lock.lock()
             .map_err(|e| HostLocalError::storage(&lock_path, "flock", e))?;
         Ok(NetDir {
@@ -106,6 +102,7 @@ impl NetDir {
             .write(true)
             .create_new(true)
             .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&p)
         {
             Ok(f) => f,
@@ -122,9 +119,11 @@ impl NetDir {
     /// The owner of `ip`, `None` when the address is free.
     pub fn owner(&self, ip: IpAddr) -> Result<Option<Owner>> {
         let p = self.ip_path(ip);
-        match fs::read(&p) {
+        match safefs::read_bounded(&p, MAX_RESERVATION, false) {
             Ok(b) => Ok(Some(parse_owner(&String::from_utf8_lossy(&b)))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            // A planted symlink or special file: held, by nobody we can name.
+            Err(e) if safefs::is_hostile(&e) => Ok(Some(Owner::Corrupt)),
             Err(e) => Err(HostLocalError::storage(p, "read reservation", e)),
         }
     }
@@ -142,8 +141,9 @@ impl NetDir {
 
     /// The round-robin cursor of range set `set` (unreadable means none).
     pub fn last_reserved(&self, set: usize) -> Option<IpAddr> {
-        let s = fs::read_to_string(self.dir.join(format!("{LAST_IP_PREFIX}{set}"))).ok()?;
-        s.trim().parse().ok()
+        let p = self.dir.join(format!("{LAST_IP_PREFIX}{set}"));
+        let b = safefs::read_bounded(&p, 256, false).ok()?;
+        String::from_utf8(b).ok()?.trim().parse().ok()
     }
 
     /// SPEC (reference): `last_reserved_ip.<set>` holds the address text.
@@ -185,17 +185,55 @@ impl NetDir {
 /// file to its length. Never truncates to zero first: ext4 flushes files that
 /// are truncated to zero and rewritten (`auto_da_alloc`), which costs
 /// milliseconds on a busy disk. Readers of our files detect torn writes.
+/// Never writes through a symlink: a planted one is replaced (the link is
+/// unlinked, its target untouched).
 pub fn write_file(path: &Path, content: &str) -> Result<()> {
-    let err = |e| HostLocalError::storage(path, "write", e);
-    let mut f = OpenOptions::new()
+    safefs::write_in_place(path, content.as_bytes())
+        .map_err(|e| HostLocalError::storage(path, "write", e))
+}
+
+fn open_lock_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
-        .map_err(err)?;
-    f.write_all(content.as_bytes()).map_err(err)?;
-    f.set_len(content.len() as u64).map_err(err)
+}
+
+/// Opens `dir/lock` without following a symlink. A planted symlink is
+/// replaced by a regular file (the link itself unlinked, its target never
+/// created or touched) while holding a flock on `dir` itself, so concurrent
+/// repairs by our processes cannot unlink each other's new lock file.
+fn open_lock(dir: &Path, path: &Path) -> Result<File> {
+    let err = |what| move |e| HostLocalError::storage(path, what, e);
+    let lock = match open_lock_nofollow(path) {
+        Err(e) if safefs::is_symlink_err(&e) => {
+            let d = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(dir)
+                .map_err(|e| HostLocalError::storage(dir, "open directory", e))?;
+            d.lock()
+                .map_err(|e| HostLocalError::storage(dir, "flock", e))?;
+            match open_lock_nofollow(path) {
+                Err(e) if safefs::is_symlink_err(&e) => {
+                    fs::remove_file(path).map_err(err("remove lock symlink"))?;
+                    open_lock_nofollow(path)
+                }
+                r => r,
+            }
+        }
+        r => r,
+    }
+    .map_err(err("open lock file"))?;
+    let md = lock.metadata().map_err(err("stat lock file"))?;
+    if !md.is_file() {
+        return Err(err("open lock file")(safefs::not_regular()));
+    }
+    Ok(lock)
 }
 
 #[cfg(test)]
@@ -212,6 +250,37 @@ mod tests {
         assert_eq!(parse_owner("a b"), Owner::Corrupt);
         assert_eq!(parse_owner("a\r\n"), k("a", ""));
         assert_eq!(parse_owner("a\r\nb\r\nc"), Owner::Corrupt);
+    }
+
+    #[test]
+    fn planted_symlinks_are_replaced_never_followed() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let net = d.path().join("net");
+        fs::create_dir(&net).unwrap();
+        let ghost = d.path().join("ghost");
+        let victim = d.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        symlink(&ghost, net.join("lock")).unwrap();
+        symlink(&victim, net.join("last_reserved_ip.0")).unwrap();
+        symlink(&victim, net.join("10.0.0.2")).unwrap();
+        let nd = NetDir::open(&net).unwrap();
+        assert!(!ghost.exists());
+        assert!(fs::symlink_metadata(net.join("lock")).unwrap().is_file());
+        assert_eq!(nd.last_reserved(0), None);
+        nd.set_last_reserved(0, "10.0.0.3".parse().unwrap())
+            .unwrap();
+        assert_eq!(nd.last_reserved(0), "10.0.0.3".parse().ok());
+        assert_eq!(
+            nd.owner("10.0.0.2".parse().unwrap()).unwrap(),
+            Some(Owner::Corrupt)
+        );
+        let idx = crate::index::ensure_dir(&net).unwrap();
+        fs::remove_dir(&idx).unwrap();
+        symlink(d.path(), &idx).unwrap();
+        crate::index::ensure_dir(&net).unwrap();
+        assert!(fs::symlink_metadata(&idx).unwrap().is_dir());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
     }
 
     #[test]
