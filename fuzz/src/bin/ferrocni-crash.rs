@@ -25,28 +25,8 @@ use ferrocni_fuzz::net::cli;
 use ferrocni_fuzz::net::exec::Kill;
 use ferrocni_fuzz::net::node::{Node, serve_pong};
 use ferrocni_fuzz::net::probe;
+use ferrocni_fuzz::net::tally::{Counts, report};
 use ferrocni_fuzz::rng::Rng;
-
-#[derive(Debug, Default)]
-struct Counts {
-    iterations: u64,
-    kills_sent: [u64; 3],
-    kills_landed: [u64; 3],
-    completed_adds: u64,
-    add_errors: u64,
-    del_errors: u64,
-    gc_errors: u64,
-    leaks: u64,
-    survivor_failures: u64,
-    del_after_netns_gone: u64,
-    double_del: u64,
-    via_cli: u64,
-    cli_kills_landed: u64,
-    /// Leftovers that went away within the settling time (netns teardown).
-    settled: u64,
-    /// What this iteration did (printed with a leak).
-    scenario: String,
-}
 
 fn flag(name: &str) -> Option<u64> {
     let a: Vec<String> = std::env::args().collect();
@@ -107,27 +87,6 @@ fn run_node(k: u64, iterations: u64, seed: u64) -> Counts {
         );
     }
     c
-}
-
-impl Counts {
-    fn add(&mut self, o: &Counts) {
-        self.iterations += o.iterations;
-        for k in 0..3 {
-            self.kills_sent[k] += o.kills_sent[k];
-            self.kills_landed[k] += o.kills_landed[k];
-        }
-        self.completed_adds += o.completed_adds;
-        self.add_errors += o.add_errors;
-        self.del_errors += o.del_errors;
-        self.gc_errors += o.gc_errors;
-        self.leaks += o.leaks;
-        self.survivor_failures += o.survivor_failures;
-        self.del_after_netns_gone += o.del_after_netns_gone;
-        self.double_del += o.double_del;
-        self.via_cli += o.via_cli;
-        self.cli_kills_landed += o.cli_kills_landed;
-        self.settled += o.settled;
-    }
 }
 
 fn setup_survivors(node: &Node, net: &Net) -> Vec<Pod> {
@@ -325,6 +284,14 @@ fn runtime_cleanup(
     }
 }
 
+/// Leaks of open bugs that have an ignored regression test: reported and
+/// counted, but they do not fail the run. Remove a pattern with its fix.
+fn is_known(leak: &str) -> bool {
+    // portmap: temp record of a portmap killed mid-ADD
+    // (crash_regressions.rs::a_killed_portmaps_temp_record_is_swept_by_del)
+    leak.starts_with("portmap record of") && leak.contains(".tmp")
+}
+
 fn verify(i: u64, node: &Node, net: &Net, pod: &Pod, live: &[&Pod], c: &mut Counts) {
     let entry = cli::cache_entry(net, pod);
     let (leaks, transient) = probe::settled(Duration::from_secs(3), || {
@@ -336,6 +303,16 @@ fn verify(i: u64, node: &Node, net: &Net, pod: &Pod, live: &[&Pod], c: &mut Coun
         leaks
     });
     c.settled += u64::from(transient);
+    let (known, leaks): (Vec<String>, Vec<String>) = leaks.into_iter().partition(|l| is_known(l));
+    if !known.is_empty() {
+        c.known_leaks += known.len() as u64;
+        println!(
+            "iteration {i} ({}): known open bug after [{}]\n  {}",
+            pod.id,
+            c.scenario,
+            known.join("\n  ")
+        );
+    }
     if !leaks.is_empty() {
         c.leaks += leaks.len() as u64;
         println!(
@@ -350,32 +327,5 @@ fn verify(i: u64, node: &Node, net: &Net, pod: &Pod, live: &[&Pod], c: &mut Coun
     if !broken.is_empty() {
         c.survivor_failures += broken.len() as u64;
         println!("iteration {i}: {}", broken.join("; "));
-    }
-}
-
-fn report(c: &Counts, took: Duration) {
-    println!("crash injection summary ({:.1} s):", took.as_secs_f64());
-    println!("  iterations            {}", c.iterations);
-    for (k, p) in PLUGINS.iter().enumerate() {
-        println!(
-            "  kills of {p:<9}     sent {:>5}, landed mid-exec {:>5}",
-            c.kills_sent[k], c.kills_landed[k]
-        );
-    }
-    println!(
-        "  through ferrocni CLI  {} (killed mid-ADD {})",
-        c.via_cli, c.cli_kills_landed
-    );
-    println!("  chain ADDs completed  {}", c.completed_adds);
-    println!("  DEL after netns gone  {}", c.del_after_netns_gone);
-    println!("  double DELs           {}", c.double_del);
-    println!("  ADD errors (no kill)  {}", c.add_errors);
-    println!("  DEL errors            {}", c.del_errors);
-    println!("  GC errors             {}", c.gc_errors);
-    println!("  leaks found           {}", c.leaks);
-    println!("  settled (async netns teardown) {}", c.settled);
-    println!("  survivor failures     {}", c.survivor_failures);
-    for l in chain::timings() {
-        println!("  {l}");
     }
 }

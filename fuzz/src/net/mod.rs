@@ -9,6 +9,7 @@ pub mod cli;
 pub mod exec;
 pub mod node;
 pub mod probe;
+pub mod tally;
 
 /// A scratch directory removed on drop.
 #[derive(Debug)]
