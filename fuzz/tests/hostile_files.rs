@@ -171,7 +171,6 @@ fn cli_cache_entry_symlinks_are_replaced_and_removed_never_followed() {
 }
 
 #[test]
-#[ignore = "BUG ferrocni CLI: the cache temp file .<net>-<id>-<if>.<pid>.tmp has a predictable name and is opened with O_CREAT|O_TRUNC (no O_EXCL/O_NOFOLLOW): a planted symlink receives the cache entry; un-ignore when fixed"]
 fn cli_cache_temp_file_symlinks_are_never_followed() {
     let node = Node::new("ht");
     let root = Scratch::new("clitmp");

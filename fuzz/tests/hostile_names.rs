@@ -150,7 +150,6 @@ fn awkward_valid_ids_work_end_to_end_and_leave_nothing() {
 /// The spec puts no length limit on container ids; portmap's record file
 /// is named `<id>:<ifname>` and fails past NAME_MAX (255 bytes).
 #[test]
-#[ignore = "BUG portmap: a valid 300-char container id fails ADD with code 102 (record file name too long); un-ignore when portmap hashes long record names"]
 fn a_300_character_id_works_end_to_end() {
     let node = Node::new("hl");
     let net = Net::new("hlnet", 9);
@@ -161,7 +160,6 @@ fn a_300_character_id_works_end_to_end() {
 /// Whatever the plugins think of an id, a failed ADD followed by the
 /// runtime's DEL leaves nothing — and DEL never fails.
 #[test]
-#[ignore = "BUG portmap: DEL of a valid container id longer than ~240 chars fails with code 102 (record path: File name too long), so a runtime can never finish the pod's teardown; un-ignore when fixed"]
 fn a_failed_add_of_an_overlong_id_leaves_nothing_after_del() {
     let node = Node::new("hf");
     let net = Net::new("hfnet", 10);
