@@ -118,7 +118,8 @@ pub fn check(att: &Attachment, conf: &FwConf, iso: Option<(&str, Policy)>) -> Re
 }
 
 /// GC: the rules and records of every recorded attachment of `net` not in
-/// `valid`, in one save + one restore per family. An address still
+/// `valid`, in one save + one restore per family, and temporary files of
+/// killed writers. An address still
 /// recorded for a valid attachment is kept. Goes on past unreadable
 /// records and reports the first error (all are logged).
 pub fn gc(net: &str, valid: &[(String, String)], conf: &FwConf) -> Result<()> {
@@ -145,6 +146,9 @@ pub fn gc(net: &str, valid: &[(String, String)], conf: &FwConf) -> Result<()> {
                 errs.push(e);
             }
         }
+    }
+    if let Err(e) = st.sweep_temp(net) {
+        errs.push(e);
     }
     for e in &errs {
         cni::skel::log(&format!("GC: {e}"));

@@ -133,15 +133,25 @@ impl Store {
         read_file(&self.path(network, cid, ifname))
     }
 
-    /// Removes one attachment's record; a missing record is fine.
+    /// Removes one attachment's record, and temporary files of it left by
+    /// a writer killed before its rename; a missing record is fine.
     pub fn remove(&self, network: &str, cid: &str, ifname: &str) -> Result<()> {
-        if self.net_dir(network)?.is_none() {
+        let Some(dir) = self.net_dir(network)? else {
             return Ok(());
-        }
+        };
         let path = self.path(network, cid, ifname);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path, "remove")(e)),
-            _ => Ok(()),
+            _ => sweep(&dir, &format!(".{cid}:{ifname}.tmp")),
+        }
+    }
+
+    /// Removes every temporary file of `network` (GC). Writers hold the
+    /// plugin lock until their rename, as GC does: what it sees is orphaned.
+    pub fn sweep_temp(&self, network: &str) -> Result<()> {
+        match self.net_dir(network)? {
+            Some(dir) => sweep(&dir, "."),
+            None => Ok(()),
         }
     }
 
@@ -171,6 +181,25 @@ impl Store {
         }
         (recs, errs)
     }
+}
+
+/// Removes the files of `dir` named `<prefix>…` that are temporary
+/// (`.<cid>:<ifname>.tmp<pid>`).
+fn sweep(dir: &Path, prefix: &str) -> Result<()> {
+    let rd = fs::read_dir(dir).map_err(io_err(dir, "list"))?;
+    for name in rd.flatten().map(|e| e.file_name()) {
+        let n = name.to_string_lossy();
+        if n.starts_with(prefix) && n.starts_with('.') && n.contains(".tmp") {
+            let p = dir.join(&name);
+            match fs::remove_file(&p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_err(&p, "remove")(e));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn not_a_dir(path: &Path) -> FwError {

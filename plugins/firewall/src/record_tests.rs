@@ -20,8 +20,18 @@ fn write_read_remove_roundtrip() {
         0o600
     );
     assert_eq!(st.read("net1", "cid1", "eth0").unwrap(), Some(rec.clone()));
-    assert_eq!(st.list("net1").0, vec![rec]);
+    let tmp = root.join("net1").join(".cid1:eth0.tmp4242");
+    let other = root.join("net1").join(".cid2:eth0.tmp4242");
+    fs::write(&tmp, b"{").unwrap();
+    fs::write(&other, b"{").unwrap();
+    let (recs, errs) = st.list("net1");
+    assert_eq!(recs, vec![rec], "temp files are not records");
+    assert!(errs.is_empty(), "{errs:?}");
     st.remove("net1", "cid1", "eth0").unwrap();
+    assert!(!tmp.exists(), "a killed writer's temp file goes with DEL");
+    assert!(other.exists(), "another attachment's stays");
+    st.sweep_temp("net1").unwrap();
+    assert!(!other.exists(), "GC sweeps them all");
     st.remove("net1", "cid1", "eth0").unwrap();
     assert_eq!(st.read("net1", "cid1", "eth0").unwrap(), None);
     fs::remove_dir_all(&root).unwrap();

@@ -129,11 +129,15 @@ fn gc_removes_stale_records_and_rules_and_keeps_valid_ones() {
     }
     let oid = new_id("o");
     assert!(add(&env, &other, &oid, "10.70.0.30/24").success());
+    // A temp file left by a firewall killed before its rename.
+    let tmp = dir.join("recg").join(format!(".{}:eth0.tmp77", ids[1]));
+    std::fs::write(&tmp, b"{").unwrap();
     gc(
         node,
         &net,
         json!([{"containerID": ids[0], "ifname": "eth0"}]),
     );
+    assert!(!tmp.exists(), "GC sweeps killed writers' temp files");
     let rules = node.iptables_filter();
     assert!(rules.contains("-d 10.70.0.20/32"), "{rules}");
     assert!(!rules.contains("10.70.0.21/") && !rules.contains("10.70.0.22/"));
