@@ -9,14 +9,12 @@
 //! hold no state of the pod and the two surviving pods must still work.
 //!
 //! ```text
-//! ferrocni-crash [--iterations N] [--nodes K] [--seed S] [--firewall-iptables]
+//! ferrocni-crash [--iterations N] [--nodes K] [--seed S]
 //! ```
-//! The iterations are shared by K nodes run in parallel (default 2): even
-//! nodes use the nftables backends, odd ones the reference iptables layout
-//! for bridge and portmap — and for the firewall too with
-//! `--firewall-iptables` (off by default: open bug, see
-//! `tests/crash_regressions.rs`).
-//! Exit status 1 when any leak, DEL failure or broken survivor was seen.
+//! The iterations are shared by K nodes run in parallel (default 3): node
+//! 0 uses the nftables backends, node 1 the reference iptables layout for
+//! all three plugins, node 2 iptables for masquerade and portmap with the
+//! nftables firewall (which then also writes iptables compat accepts).
 
 use std::time::{Duration, Instant};
 
@@ -37,7 +35,7 @@ fn flag(name: &str) -> Option<u64> {
 
 fn main() {
     let iterations = flag("--iterations").unwrap_or(200);
-    let nodes = flag("--nodes").unwrap_or(2).max(1);
+    let nodes = flag("--nodes").unwrap_or(3).max(1);
     let seed = flag("--seed").unwrap_or_else(|| std::process::id().into());
     println!("crash injection: {iterations} iterations on {nodes} node(s), seed {seed}");
     let start = Instant::now();
@@ -58,16 +56,16 @@ fn main() {
     std::process::exit(i32::from(bad > 0));
 }
 
-/// One node (even: nftables backends, odd: the reference iptables layout).
+/// One node; its rule layout depends on `k` (see the module doc).
 fn run_node(k: u64, iterations: u64, seed: u64) -> Counts {
     let mut rng = Rng::new(seed);
     let node = Node::new(&format!("cr{k}"));
-    let mut net = Net::new(&format!("crash{k}"), 1 + k as u8);
-    if k % 2 == 1 && std::env::args().any(|a| a == "--firewall-iptables") {
-        net = net.iptables();
-    } else if k % 2 == 1 {
-        net = net.iptables_but_firewall();
-    }
+    let net = Net::new(&format!("crash{k}"), 1 + k as u8);
+    let net = match k % 3 {
+        0 => net,
+        1 => net.iptables(),
+        _ => net.iptables_but_firewall(),
+    };
     let survivors = setup_survivors(&node, &net);
     let typical = typical_ms(&node, &net);
     println!(
