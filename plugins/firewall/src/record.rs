@@ -94,7 +94,7 @@ impl Store {
 
     /// The file of one attachment.
     pub fn path(&self, network: &str, cid: &str, ifname: &str) -> PathBuf {
-        self.root.join(network).join(format!("{cid}:{ifname}"))
+        self.root.join(network).join(file_name(cid, ifname))
     }
 
     /// Writes (or replaces) the record atomically.
@@ -104,9 +104,8 @@ impl Store {
         ensure_dir(&dir)?;
         let path = self.path(&rec.network, &rec.container_id, &rec.ifname);
         let tmp = dir.join(format!(
-            ".{}:{}.tmp{}",
-            rec.container_id,
-            rec.ifname,
+            ".{}.tmp{}",
+            file_name(&rec.container_id, &rec.ifname),
             std::process::id()
         ));
         let body = serde_json::to_vec(rec).map_err(|e| corrupt(&path, e.to_string()))?;
@@ -142,7 +141,7 @@ impl Store {
         let path = self.path(network, cid, ifname);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path, "remove")(e)),
-            _ => sweep(&dir, &format!(".{cid}:{ifname}.tmp")),
+            _ => sweep(&dir, &format!(".{}.tmp", file_name(cid, ifname))),
         }
     }
 
@@ -183,8 +182,25 @@ impl Store {
     }
 }
 
+/// Longest `<cid>:<ifname>` used as a file name as it is; a longer one (a
+/// valid container id may be any length) is named by its SHA-256 instead,
+/// so ADD and DEL never fail on NAME_MAX. The record holds the full id.
+const MAX_PLAIN: usize = 200;
+
+/// The record's file name: `<cid>:<ifname>`, or `h-<sha256 hex>` when long.
+pub fn file_name(cid: &str, ifname: &str) -> String {
+    use sha2::Digest;
+    let plain = format!("{cid}:{ifname}");
+    if plain.len() <= MAX_PLAIN {
+        return plain;
+    }
+    let digest = sha2::Sha256::digest(plain.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("h-{hex}")
+}
+
 /// Removes the files of `dir` named `<prefix>…` that are temporary
-/// (`.<cid>:<ifname>.tmp<pid>`).
+/// (`.<file name>.tmp<pid>`).
 fn sweep(dir: &Path, prefix: &str) -> Result<()> {
     let rd = fs::read_dir(dir).map_err(io_err(dir, "list"))?;
     for name in rd.flatten().map(|e| e.file_name()) {

@@ -63,3 +63,21 @@ fn corrupt_and_symlinks_are_coded_errors() {
     assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
     fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn an_overlong_container_id_gets_a_hashed_file_name_and_round_trips() {
+    let root = tmp("long");
+    let st = Store::new(&root);
+    let cid = "a".repeat(300);
+    let rec = Record::new("net1", &cid, "eth0", &["10.1.0.3".parse().unwrap()]);
+    st.write(&rec).unwrap();
+    let name = st.path("net1", &cid, "eth0");
+    let name = name.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("h-") && name.len() == 66, "{name}");
+    assert_eq!(st.read("net1", &cid, "eth0").unwrap(), Some(rec.clone()));
+    assert_eq!(st.list("net1").0, vec![rec]);
+    st.remove("net1", &cid, "eth0").unwrap();
+    assert_eq!(st.read("net1", &cid, "eth0").unwrap(), None);
+    assert_eq!(file_name("c", "eth0"), "c:eth0", "short names stay plain");
+    fs::remove_dir_all(&root).unwrap();
+}
