@@ -113,12 +113,26 @@ fn run_worker(
             _ => {}
         }
     }
+    let pid = child.id();
     let status = child.wait().expect("wait worker");
+    remove_scratch(pid);
     if status.success() {
         return true;
     }
     record_death(target, status, mirror, opts, known, rep);
     false
+}
+
+/// Removes the worker's scratch directories (`/tmp/ferrocni-fuzz-*-<pid>`).
+fn remove_scratch(pid: u32) {
+    let suffix = format!("-{pid}");
+    let tmp = std::env::temp_dir();
+    for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("ferrocni-fuzz-") && name.ends_with(&suffix) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn record_death(
