@@ -56,7 +56,6 @@ fn uncached_del_leaves_nothing_nftables_with_iptables_forward_drop() {
 /// (and GC) must sweep it. Reproduced here by leaving such a file behind,
 /// as the kill does.
 #[test]
-#[ignore = "BUG portmap: a record temp file left by a portmap killed mid-ADD (.<id>:<ifname>.tmp<pid> in recordDir) survives DEL and GC; found by crash injection (1 in ~800 iterations); un-ignore when fixed"]
 fn a_killed_portmaps_temp_record_is_swept_by_del() {
     let node = Node::new("ut");
     let net = Net::new("unctmp", 16);

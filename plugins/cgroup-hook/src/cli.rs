@@ -179,7 +179,7 @@ pub fn parse_annotation_file(text: &str) -> std::result::Result<BTreeMap<String,
                 Ok((
                     k.clone(),
                     v.as_str()
-                        .ok_or(format!("{k}: value is not a string"))?
+                        .ok_or(format!("{}: value is not a string", crate::text::Esc(k)))?
                         .to_string(),
                 ))
             })

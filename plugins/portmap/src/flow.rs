@@ -275,6 +275,11 @@ pub fn gc(host: &dyn Host, req: &Request) -> Result<(), PortmapError> {
             errs.push(e);
         }
     }
+    // SPEC: no ADD of this network runs during GC, so every temp file is
+    // a writer's leftover (killed between create and rename).
+    if let Err(e) = st.sweep_temp(&cfg.network, ".") {
+        errs.push(e);
+    }
     match host.resolve(cfg.backend) {
         Ok(b) => backends.push(b),
         Err(e) => errs.push(e),

@@ -175,10 +175,25 @@ impl Store {
     /// record, or a name too long to exist, is fine.
     pub fn remove(&self, network: &str, cid: &str, ifname: &str) -> Result<(), PortmapError> {
         remove_file(&self.path(network, cid, ifname))?;
-        match self.legacy_path(network, cid, ifname) {
-            Some(old) => remove_file(&old),
-            None => Ok(()),
+        if let Some(old) = self.legacy_path(network, cid, ifname) {
+            remove_file(&old)?;
         }
+        let prefix = format!(".{}.tmp", file_name(cid, ifname));
+        self.sweep_temp(network, &prefix)
+    }
+
+    /// Removes temporary files named `<prefix>…` that a writer killed
+    /// between create and rename left behind (`"."` for all of them: GC,
+    /// which runs when the runtime guarantees no ADD of the network).
+    pub fn sweep_temp(&self, network: &str, prefix: &str) -> Result<(), PortmapError> {
+        let dir = self.net_dir(network);
+        // Best effort: an unlistable directory is reported by list/read.
+        for name in dir_entries(&dir).unwrap_or_default() {
+            if name.starts_with(prefix) && name.starts_with('.') && name.contains(".tmp") {
+                remove_file(&dir.join(&name))?;
+            }
+        }
+        Ok(())
     }
 
     /// Every record of `network` (GC). Unreadable entries are returned as

@@ -154,3 +154,22 @@ fn plain_names_of_older_builds_are_still_found() {
     assert_eq!(st.read(&long_net, "c1", "eth0").unwrap(), None);
     st.remove(&long_net, "c1", "eth0").unwrap();
 }
+
+#[test]
+fn del_and_gc_remove_temp_files_left_by_a_killed_writer() {
+    let dir = std::env::temp_dir().join(format!("pmrec-tmp-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let st = Store::new(&dir);
+    let net = dir.join("net1");
+    fs::create_dir_all(&net).unwrap();
+    let mine = net.join(".cid1:eth0.tmp4242");
+    let other = net.join(".cid2:eth0.tmp4242");
+    fs::write(&mine, b"{").unwrap();
+    fs::write(&other, b"{").unwrap();
+    st.remove("net1", "cid1", "eth0").unwrap();
+    assert!(!mine.exists(), "DEL removes its own leftover temp file");
+    assert!(other.exists(), "and nobody else's");
+    st.sweep_temp("net1", ".").unwrap();
+    assert!(!other.exists(), "GC removes them all");
+    fs::remove_dir_all(&dir).unwrap();
+}
