@@ -115,12 +115,28 @@ pub fn parse_stamp(text: &str) -> Option<Stamp> {
         None => return None,
     };
     let boot = lines.next()?.strip_prefix("boot ")?.to_string();
+    // A boot id is the kernel's UUID (or our "before-boot" marker): anything
+    // else (control characters, spaces) is a damaged stamp, rebuilt.
+    if boot.is_empty() || !boot.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return None;
+    }
     Some(Stamp { mtime, boot })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stamp_with_a_control_character_in_its_boot_id_is_damaged() {
+        let text = format!("{STAMP_HEADER}\nmtime none\nboot \r");
+        assert_eq!(parse_stamp(&text), None);
+        let ok = Stamp {
+            mtime: Some((1, 2)),
+            boot: "0b1c-2d".into(),
+        };
+        assert_eq!(parse_stamp(&stamp_text(&ok)), Some(ok));
+    }
 
     fn marker(id: &str, ifname: &str, ips: &[&str]) -> Marker {
         Marker {
