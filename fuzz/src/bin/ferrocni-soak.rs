@@ -84,7 +84,10 @@ fn main() {
     report(&s, start.elapsed());
     let c = &s.c;
     let bad = [&c.add_errors, &c.del_errors, &c.check_errors, &c.violations];
-    std::process::exit(i32::from(bad.iter().any(|x| x.load(Ordering::Relaxed) > 0)));
+    let failed = bad.iter().any(|x| x.load(Ordering::Relaxed) > 0);
+    // Drop the node and the pods' namespaces before exiting (exit skips drops).
+    drop(s);
+    std::process::exit(i32::from(failed));
 }
 
 /// Networks 0 and 1 on nftables; network 2 on the reference iptables layout.
