@@ -127,7 +127,7 @@ expect "firewall rules/elements naming a pod" 0 "$left_rules"
 for br in "fcf$$" "fcb$$"; do
   expect "IPv4 addresses on $br (the gateway only)" 1 "$(node ip -4 -o addr show dev "$br" | wc -l)"
 done
-left_ct=$(node conntrack -L 2>/dev/null | grep -E "10\.10\.(1|2)\.([02-9]|1[0-9])" | tee "$WORK/ct.txt" | wc -l)
+left_ct=$( { node conntrack -L 2>/dev/null || true; } | { grep -E "10\.10\.(1|2)\.([02-9]|1[0-9])" || true; } | tee "$WORK/ct.txt" | wc -l)
 expect "conntrack entries of pod addresses" 0 "$left_ct"; cat "$WORK/ct.txt"
 left_cache=$(find "$WORK/cache" -type f | wc -l)
 expect "result cache entries left" 0 "$left_cache"
