@@ -5,7 +5,7 @@
 //! through a reader) so plugins are testable in-process; [`run`] is `main`.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -270,11 +270,6 @@ pub fn install_panic_hook() {
         log(&format!("panic: {info}"));
         std::process::exit(1);
     }));
-}
-
-/// Directories in `CNI_PATH` (for plugins that delegate to something else).
-pub fn cni_path(req: &Request) -> &[PathBuf] {
-    &req.env.path
 }
 
 #[cfg(test)]
